@@ -1,0 +1,267 @@
+//! The check catalogue: every check's stable id, tier and the requirement it
+//! enforces, and the result type the runner reports.
+//!
+//! Ids are `<stage>/<rule>` and never change meaning; `cln-harness list`
+//! prints this table. A check's tier can depend on the profile, because the
+//! same bytes are a kill in one release and tolerated in another (§13).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::profile::Profile;
+
+/// How serious a failed check is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// lightningd kills the plugin, or terminates itself.
+    Kill,
+    /// A protocol violation lightningd tolerates.
+    Must,
+    /// Input lightningd never sends; warns unless strict.
+    Robust,
+    /// Worth knowing; never fails a run.
+    Info,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Kill => "kill",
+            Tier::Must => "must",
+            Tier::Robust => "robust",
+            Tier::Info => "info",
+        }
+    }
+}
+
+/// What came of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Warn,
+    Fail,
+    Skip,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "PASS",
+            Outcome::Warn => "WARN",
+            Outcome::Fail => "FAIL",
+            Outcome::Skip => "SKIP",
+        }
+    }
+}
+
+/// What lightningd does about a finding, in PROTOCOL.md's words.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "text")]
+pub enum Effect {
+    /// `Killing plugin: <reason>`.
+    Kill,
+    /// lightningd itself stops; the text is what it prints.
+    Fatal(String),
+    /// lightningd logs the reason (UNUSUAL) and carries on.
+    Logged,
+    /// lightningd does nothing; only the harness notices.
+    Ignored,
+    /// The plugin disabled itself; lightningd forgets it.
+    Disabled,
+}
+
+/// One check's entry in the catalogue.
+pub struct CheckDef {
+    pub id: &'static str,
+    /// The requirement, as one sentence.
+    pub requirement: &'static str,
+    /// How to fix a failure, as one line.
+    pub hint: &'static str,
+    /// The tier under a profile, or `None` where the rule does not exist.
+    pub tier: fn(&Profile) -> Option<Tier>,
+}
+
+impl CheckDef {
+    pub fn tier_for(&self, profile: &Profile) -> Option<Tier> {
+        (self.tier)(profile)
+    }
+}
+
+/// A check's result in one run.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckResult {
+    pub id: &'static str,
+    pub tier: Tier,
+    pub outcome: Outcome,
+    /// One line: what was found, in lightningd's words where it has some.
+    pub message: String,
+    /// lightningd's reaction, for findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
+    /// How to fix it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// How long the plugin took to answer, where the check times an answer.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
+    pub latency: Option<Duration>,
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64() * 1000.0),
+        None => s.serialize_none(),
+    }
+}
+
+/// Finds a check by id.
+pub fn find(id: &str) -> Option<&'static CheckDef> {
+    CATALOGUE.iter().find(|c| c.id == id)
+}
+
+fn kill(_: &Profile) -> Option<Tier> {
+    Some(Tier::Kill)
+}
+fn must(_: &Profile) -> Option<Tier> {
+    Some(Tier::Must)
+}
+fn info(_: &Profile) -> Option<Tier> {
+    Some(Tier::Info)
+}
+fn kill_if(on: bool) -> Option<Tier> {
+    on.then_some(Tier::Kill)
+}
+
+macro_rules! check {
+    ($id:literal, $tier:expr, $req:literal, $hint:literal) => {
+        CheckDef { id: $id, tier: $tier, requirement: $req, hint: $hint }
+    };
+}
+
+/// Every check, in the order a run reaches them.
+pub static CATALOGUE: &[CheckDef] = &[
+    check!("spawn/exec", kill, "lightningd can execute the plugin file (§1.2).",
+        "Make the file executable with a valid `#!` line whose interpreter exists."),
+    check!("wire/json", kill, "Everything the plugin writes to stdout parses as JSON the way lightningd's jsmn parser reads it (§2.2).",
+        "Write only JSON-RPC messages to stdout; send debug output to stderr or as `log` notifications."),
+    check!("wire/jsonrpc", kill, "Every value on stdout is an object with a \"jsonrpc\" member (§2.2 item 7).",
+        "Add \"jsonrpc\":\"2.0\" to every message the plugin writes."),
+    check!("wire/notification", kill, "A message without \"id\" has both \"method\" and \"params\" (§3).",
+        "Never answer a notification; give every notification a \"method\" and \"params\"."),
+    check!("wire/unknown-id", |p| Some(if p.parser.kill_on_unknown_id { Tier::Kill } else { Tier::Must }),
+        "Every response answers a pending request, exactly once, echoing its id token byte for byte (§3, §4).",
+        "Reply only to requests (messages with an \"id\"), once, copying the id exactly as received."),
+    check!("wire/nul", must, "stdout carries no NUL byte: one stalls lightningd's parser for good (§2.2 item 6).",
+        "Do not write NUL bytes to stdout."),
+    check!("wire/stray-output", must, "No unparsed bytes remain on stdout: lightningd kills the plugin as soon as a `}` follows them (§2.2 item 3).",
+        "Remove the stray print; stdout is reserved for JSON-RPC."),
+    check!("log/message", kill, "Every `log` notification has a string \"message\" (§8.1).",
+        "Send {\"level\":\"info\",\"message\":\"...\"} as the params of `log`."),
+    check!("log/level", kill, "Every `log` level is one lightningd knows (§8.1).",
+        "Use one of the levels lightningd lists in its message."),
+    check!("notify/id", kill, "`message` and `progress` notifications carry the id of a pending request (§8.2).",
+        "Put the id of the request being handled into params.id."),
+    check!("notify/declared", must, "Custom notifications are declared in the manifest's \"notifications\" (§8.3); lightningd drops undeclared ones.",
+        "List the topic under \"notifications\" in the getmanifest result."),
+    check!("getmanifest/exit", kill, "The plugin stays alive until it has answered getmanifest (§1.4).",
+        "Run the plugin by hand to see why it exits; its stderr is shown above."),
+    check!("getmanifest/timeout", kill, "The plugin answers getmanifest before lightningd's timeout (§1.5).",
+        "Answer getmanifest promptly and flush stdout after every message (Python block-buffers pipes)."),
+    check!("manifest/result", kill, "The getmanifest answer has a \"result\" object (§5.2 item 1).",
+        "Answer getmanifest with {\"jsonrpc\":\"2.0\",\"id\":<the id>,\"result\":{...}}."),
+    check!("manifest/disable", info, "The plugin does not disable itself in its manifest (§5.2 item 2).",
+        "If disabling is unintended, remove \"disable\" from the manifest."),
+    check!("manifest/dynamic", kill, "\"dynamic\", if present, is a JSON boolean (§5.2 item 3).",
+        "Write \"dynamic\": true or false, not a string or number."),
+    check!("manifest/featurebits/hex", kill, "Every featurebits value is a hex string (§5.2 item 4).",
+        "Write feature bits as an even-length hex string such as \"0200\"."),
+    check!("manifest/featurebits/dynamic", kill, "A dynamic plugin sets no feature bits (§5.2 item 4).",
+        "Make the plugin non-dynamic, or drop its feature bits."),
+    check!("manifest/featurebits/taken", kill, "No feature bit is one lightningd already offers (§5.2 item 4, §14.3).",
+        "Pick a feature bit no built-in feature uses."),
+    check!("manifest/custommessages", |p| kill_if(p.manifest.custommessages), "\"custommessages\" is an array of integers from 0 to 65535 (§5.2 item 5).",
+        "Write \"custommessages\": [32769] with message types as numbers."),
+    check!("manifest/nonnumericids", kill, "\"nonnumericids\", if present, is the literal true (§4).",
+        "Write \"nonnumericids\": true, or leave it out."),
+    check!("manifest/cancheck", |p| kill_if(p.manifest.cancheck), "\"cancheck\", if present, is a JSON boolean (§5.2 item 7).",
+        "Write \"cancheck\": true or false."),
+    check!("manifest/notifications", kill, "\"notifications\" is an array of objects with a string \"method\" (§5.2 item 8).",
+        "Write \"notifications\": [{\"method\": \"my_topic\"}]."),
+    check!("manifest/notifications/native", kill, "The plugin declares no native topic as its own (§5.2 item 8).",
+        "Rename the custom topic; native topics are sent only by lightningd."),
+    check!("manifest/options", kill, "\"options\" is present and an array (§5.2 item 9).",
+        "Always send \"options\": [] even when there are none."),
+    check!("manifest/options/fields", kill, "Every option has \"name\", \"description\" and \"type\" (§5.3 item 1).",
+        "Give every option a name, a description and a type."),
+    check!("manifest/options/name", kill, "Option names use only the characters lightningd allows (§5.3 item 2).",
+        "Use lowercase letters, digits, `_` and `-` in option names."),
+    check!("manifest/options/taken", kill, "No option name is already a lightningd option, or repeated (§5.3 item 3).",
+        "Prefix option names with the plugin's name, e.g. `myplugin-network`."),
+    check!("manifest/options/deprecated", kill, "An option's \"deprecated\" is a boolean or [\"vYY.MM\", \"vYY.MM\"] (§5.3 item 4).",
+        "Write \"deprecated\": true, or a list of one or two versions like \"v25.02\"."),
+    check!("manifest/options/multi", kill, "An option's \"multi\" is a JSON boolean (§5.3 item 5).",
+        "Write \"multi\": true or false."),
+    check!("manifest/options/dynamic", |p| kill_if(p.manifest.option_dynamic), "An option's \"dynamic\" is a JSON boolean (§5.3 item 6).",
+        "Write \"dynamic\": true or false."),
+    check!("manifest/options/type", kill, "Every option's type is one lightningd supports, and flags and bools are not multi (§5.3 item 7).",
+        "Use one of the supported types; a flag's default may only be false."),
+    check!("manifest/options/default", kill, "Every option's default parses as its type (§5.3 item 8).",
+        "Give int options a number default and bool options true or false."),
+    check!("manifest/rpcmethods", kill, "\"rpcmethods\" is present and an array (§5.2 item 10).",
+        "Always send \"rpcmethods\": [] even when there are none."),
+    check!("manifest/rpcmethods/name", kill, "Every rpcmethod has a string \"name\" (§5.4 item 1).",
+        "Give every method a \"name\" string."),
+    check!("manifest/rpcmethods/description", |p| kill_if(p.manifest.rpcmethod_description_required), "Every rpcmethod has a string \"description\", and \"long_description\" is a string (§5.4, v23.02).",
+        "Give every method a \"description\" string."),
+    check!("manifest/rpcmethods/usage", kill, "Every rpcmethod has a string \"usage\" (§5.4 items 2-3).",
+        "Give every method a \"usage\" string; \"\" is fine."),
+    check!("manifest/rpcmethods/deprecated", kill, "A method's \"deprecated\" is a boolean or a list of versions (§5.4 item 4).",
+        "Write \"deprecated\": true, or a list of one or two versions."),
+    check!("manifest/rpcmethods/taken", kill, "No method name is already a command of lightningd or of a built-in plugin, or repeated (§5.4 item 5).",
+        "Rename the method; prefix it with the plugin's name."),
+    check!("manifest/subscriptions", kill, "\"subscriptions\", if present, is an array of strings (§5.2 item 11).",
+        "Write \"subscriptions\": [\"connect\", \"disconnect\"]."),
+    check!("manifest/hooks/name", kill, "Every hook object has a \"name\" (§5.5).",
+        "Write hooks as [\"peer_connected\"] or [{\"name\": \"peer_connected\"}]."),
+    check!("manifest/hooks/known", kill, "Every hook name is one lightningd has, registered once (§5.5).",
+        "Check the hook's spelling against the hooks of the lightningd release."),
+    check!("manifest/hooks/duplicate", |p| kill_if(!p.manifest.legacy_hook_reason), "No hook is registered twice (§5.5).",
+        "List each hook once."),
+    check!("manifest/hooks/filters", |p| kill_if(p.manifest.hook_filters), "Hook filters appear only on rpc_command (strings) and custommsg (integers) (§5.5).",
+        "Remove \"filters\" from other hooks; use method names for rpc_command and message types for custommsg."),
+    check!("manifest/hooks/order", kill, "The hooks' before/after constraints can be met (§5.5).",
+        "Remove the contradictory before/after entries."),
+    check!("manifest/start-params", kill, "Every `plugin start` parameter names one of the plugin's options (§5.2 item 13).",
+        "Pass only options the manifest declares."),
+    check!("manifest/dynamic-start", kill, "A plugin started at runtime declares \"dynamic\": true (§1.7).",
+        "Set \"dynamic\": true if the plugin may be started with `plugin start`."),
+    check!("manifest/topics", info, "Every subscription names a topic lightningd knows (§5.6).",
+        "Check the topic's spelling; a custom topic must be declared by some plugin."),
+    check!("init/exit", kill, "The plugin stays alive until it has answered init (§1.4).",
+        "Run the plugin by hand to see why it exits; its stderr is shown above."),
+    check!("init/timeout", kill, "The plugin answers init before lightningd's timeout (§1.5, §6.2).",
+        "Answer init promptly, even before slow set-up, and flush stdout."),
+    check!("init/disable", info, "The plugin does not disable itself at init (§6.2).",
+        "If disabling is unintended, see the reason the plugin gave."),
+    check!("init/result", info, "The init answer is a result object (§6.2): lightningd accepts anything, but an error usually means the plugin failed to start.",
+        "Answer init with \"result\": {}."),
+    check!("lifecycle/alive", kill, "The plugin keeps running after init (§1.4).",
+        "Keep reading stdin after init; exit only on EOF or `shutdown`."),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_well_formed() {
+        let mut seen = std::collections::BTreeSet::new();
+        for c in CATALOGUE {
+            assert!(seen.insert(c.id), "duplicate id {}", c.id);
+            assert!(c.id.contains('/') && c.id.chars().all(|ch| ch.is_ascii_lowercase() || "/-".contains(ch)), "{}", c.id);
+            assert!(c.requirement.ends_with('.') || c.requirement.ends_with(')'), "{}", c.id);
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The command line: flags as parsed, resolved into a [`Harness`], and the
+//! exit-code contract. Nothing here judges a plugin.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use cln_harness::checks::CATALOGUE;
+use cln_harness::report::{human::Human, transcript::Transcript};
+use cln_harness::{Harness, Profile, Sink};
+
+/// No check failed.
+pub const EXIT_OK: i32 = 0;
+/// A check failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Bad usage, or the harness could not run.
+pub const EXIT_USAGE: i32 = 2;
+/// Nothing was checked: a run that proves nothing is not a pass.
+pub const EXIT_NOTHING_RAN: i32 = 3;
+
+#[derive(Parser, Debug)]
+#[command(name = "cln-harness", version, about = "A mock lightningd that tests Core Lightning plugins the way lightningd judges them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a plugin through getmanifest and init as lightningd would.
+    ///
+    /// `cln-harness run ./myplugin`, or `cln-harness run -- python3 plugin.py`.
+    Run(RunArgs),
+    /// Print every check: id, tier per profile, and the requirement.
+    List,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The plugin executable. Omit it to give `-- INTERPRETER SCRIPT ARGS...`.
+    plugin: Option<PathBuf>,
+
+    /// Arguments after `--`: the plugin's arguments, or the whole command.
+    #[arg(last = true)]
+    rest: Vec<OsString>,
+
+    /// The lightningd release to play.
+    #[arg(long = "cln-version", default_value = Profile::DEFAULT, value_name = "VERSION")]
+    cln_version: String,
+
+    /// Seconds to wait for each answer (lightningd itself waits 120).
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    timeout: f64,
+
+    /// Set a plugin option: NAME=VALUE, or NAME for a flag. Repeatable.
+    #[arg(short = 'o', long = "option", value_name = "NAME[=VALUE]")]
+    options: Vec<String>,
+
+    /// lightningd's allow-deprecated-apis, sent in getmanifest.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    allow_deprecated_apis: bool,
+
+    /// Simulate `plugin start` (init.startup=false; non-dynamic plugins are refused).
+    #[arg(long)]
+    dynamic: bool,
+
+    /// Fail on `robust` checks instead of warning.
+    #[arg(long)]
+    strict: bool,
+
+    /// Use this directory as lightning-dir and working directory.
+    #[arg(long, value_name = "DIR")]
+    lightning_dir: Option<PathBuf>,
+
+    /// Write every byte exchanged, timestamped, as JSON Lines.
+    #[arg(long, value_name = "FILE")]
+    transcript: Option<PathBuf>,
+
+    /// Milliseconds the plugin must stay alive after init.
+    #[arg(long, default_value_t = 200, value_name = "MS")]
+    settle_ms: u64,
+
+    /// Also show the plugin's log messages.
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> i32 {
+    cln_harness::process::install_signal_cleanup();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+        }
+    };
+    match cli.command {
+        Command::List => list(),
+        Command::Run(args) => run(args),
+    }
+}
+
+fn run(args: RunArgs) -> i32 {
+    let (program, rest) = match (&args.plugin, args.rest.split_first()) {
+        (Some(p), _) => (p.clone().into_os_string(), args.rest.clone()),
+        (None, Some((first, rest))) => (first.clone(), rest.to_vec()),
+        (None, None) => {
+            eprintln!("error: {}", cln_harness::Error::NoPlugin);
+            return EXIT_USAGE;
+        }
+    };
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) {
+        eprintln!("error: --timeout must be a positive number of seconds, not {}", args.timeout);
+        return EXIT_USAGE;
+    }
+    let mut harness = Harness::new(program)
+        .args(rest)
+        .profile(&args.cln_version)
+        .timeout(Duration::from_secs_f64(args.timeout))
+        .settle(Duration::from_millis(args.settle_ms))
+        .allow_deprecated_apis(args.allow_deprecated_apis)
+        .dynamic(args.dynamic)
+        .strict(args.strict);
+    for o in &args.options {
+        harness = harness.option(o);
+    }
+    if let Some(d) = &args.lightning_dir {
+        harness = harness.lightning_dir(d);
+    }
+
+    let mut human = Human::new(anstream::AutoStream::auto(std::io::stdout())).verbose(args.verbose);
+    let mut transcript = match &args.transcript {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(Transcript::new(std::io::BufWriter::new(f))),
+            Err(e) => {
+                eprintln!("error: {}", cln_harness::Error::Transcript { path: path.clone(), source: e });
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
+    let mut sinks: Vec<&mut dyn Sink> = vec![&mut human];
+    if let Some(t) = transcript.as_mut() {
+        sinks.push(t);
+    }
+    let result = harness.run_with(&mut sinks);
+    match result {
+        Ok(report) if report.nothing_ran() => {
+            eprintln!("error: no check ran, so nothing was proven");
+            EXIT_NOTHING_RAN
+        }
+        Ok(report) if report.failed() => EXIT_FAILED,
+        Ok(_) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+fn list() -> i32 {
+    let profiles: Vec<Profile> = Profile::names().iter().filter_map(|n| Profile::load(n).ok()).collect();
+    let mut out = std::io::stdout().lock();
+    let header: Vec<String> = profiles.iter().map(|p| format!("{:<7}", p.name)).collect();
+    let _ = writeln!(out, "{:<32} {}  requirement", "check", header.join(" "));
+    for c in CATALOGUE {
+        let tiers: Vec<String> = profiles.iter().map(|p| format!("{:<7}", c.tier_for(p).map(|t| t.as_str()).unwrap_or("-"))).collect();
+        let _ = writeln!(out, "{:<32} {}  {}", c.id, tiers.join(" "), c.requirement);
+    }
+    EXIT_OK
+}

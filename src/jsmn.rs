@@ -1,0 +1,654 @@
+//! lightningd's view of JSON: a strict-mode jsmn tokenizer with parent links,
+//! and the token helpers lightningd judges plugin output with.
+//!
+//! lightningd does not use a conforming JSON parser. It tokenizes with jsmn
+//! (`JSMN_STRICT`, `JSMN_PARENT_LINKS`), validates the first root value, and
+//! then compares raw token bytes. Its verdicts (which bytes kill a plugin,
+//! which duplicate key wins, what a reason quotes) follow from those quirks,
+//! so the harness reproduces them here rather than using `serde_json`.
+//! PROTOCOL.md §2.2 and §3 describe the behaviour being reproduced.
+
+/// What a token is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokType {
+    Undefined,
+    Object,
+    Array,
+    String,
+    Primitive,
+}
+
+/// One token: offsets into the buffer it was parsed from. For strings,
+/// `start..end` excludes the quotes. `-1` marks an unset offset or parent.
+#[derive(Clone, Copy, Debug)]
+pub struct Tok {
+    pub ty: TokType,
+    pub start: i64,
+    pub end: i64,
+    pub size: usize,
+    pub parent: i64,
+}
+
+impl Tok {
+    const UNDEFINED: Tok = Tok { ty: TokType::Undefined, start: -1, end: -1, size: 0, parent: -1 };
+}
+
+/// How a parse call ended, as jsmn reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JsmnError {
+    /// Invalid input: lightningd kills the plugin.
+    Inval,
+    /// The input ends inside a value.
+    Part,
+    /// The token array is full.
+    NoMem,
+}
+
+/// The resumable state of one jsmn parse.
+#[derive(Clone, Debug)]
+pub struct Parser {
+    pos: usize,
+    toknext: usize,
+    toksuper: i64,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser { pos: 0, toknext: 0, toksuper: -1 }
+    }
+}
+
+impl Parser {
+    /// Where the scan stands in the buffer.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    fn alloc(&mut self, toks: &mut [Tok], limit: usize) -> Option<usize> {
+        if self.toknext >= limit {
+            return None;
+        }
+        let i = self.toknext;
+        self.toknext += 1;
+        toks[i] = Tok { ty: TokType::Undefined, start: -1, end: -1, size: 0, parent: -1 };
+        Some(i)
+    }
+
+    /// Continues tokenizing `js` into `toks`, using at most `limit` tokens.
+    /// `toks` must be at least `limit` long. Returns the token count.
+    pub fn parse(&mut self, js: &[u8], toks: &mut [Tok], limit: usize) -> Result<usize, JsmnError> {
+        let mut count = self.toknext;
+        while self.pos < js.len() && js[self.pos] != 0 {
+            let c = js[self.pos];
+            match c {
+                b'{' | b'[' => {
+                    count += 1;
+                    let i = self.alloc(toks, limit).ok_or(JsmnError::NoMem)?;
+                    if self.toksuper != -1 {
+                        toks[self.toksuper as usize].size += 1;
+                        toks[i].parent = self.toksuper;
+                    }
+                    toks[i].ty = if c == b'{' { TokType::Object } else { TokType::Array };
+                    toks[i].start = self.pos as i64;
+                    self.toksuper = self.toknext as i64 - 1;
+                }
+                b'}' | b']' => {
+                    let ty = if c == b'}' { TokType::Object } else { TokType::Array };
+                    if self.toknext < 1 {
+                        return Err(JsmnError::Inval);
+                    }
+                    let mut t = self.toknext - 1;
+                    loop {
+                        let tok = toks[t];
+                        if tok.start != -1 && tok.end == -1 {
+                            if tok.ty != ty {
+                                return Err(JsmnError::Inval);
+                            }
+                            toks[t].end = self.pos as i64 + 1;
+                            self.toksuper = tok.parent;
+                            break;
+                        }
+                        if tok.parent == -1 {
+                            if tok.ty != ty || self.toksuper == -1 {
+                                return Err(JsmnError::Inval);
+                            }
+                            break;
+                        }
+                        t = tok.parent as usize;
+                    }
+                }
+                b'"' => {
+                    self.parse_string(js, toks, limit)?;
+                    count += 1;
+                    if self.toksuper != -1 {
+                        toks[self.toksuper as usize].size += 1;
+                    }
+                }
+                b'\t' | b'\r' | b'\n' | b' ' => {}
+                b':' => self.toksuper = self.toknext as i64 - 1,
+                b',' => {
+                    if self.toksuper != -1 {
+                        let sup = toks[self.toksuper as usize];
+                        if sup.ty != TokType::Array && sup.ty != TokType::Object {
+                            self.toksuper = sup.parent;
+                        }
+                    }
+                }
+                b'-' | b'0'..=b'9' | b't' | b'f' | b'n' => {
+                    // Strict mode: a primitive may not be an object key.
+                    if self.toksuper != -1 {
+                        let sup = toks[self.toksuper as usize];
+                        if sup.ty == TokType::Object || (sup.ty == TokType::String && sup.size != 0) {
+                            return Err(JsmnError::Inval);
+                        }
+                    }
+                    self.parse_primitive(js, toks, limit)?;
+                    count += 1;
+                    if self.toksuper != -1 {
+                        toks[self.toksuper as usize].size += 1;
+                    }
+                }
+                _ => return Err(JsmnError::Inval),
+            }
+            self.pos += 1;
+        }
+        if toks[..self.toknext].iter().any(|t| t.start != -1 && t.end == -1) {
+            return Err(JsmnError::Part);
+        }
+        Ok(count)
+    }
+
+    fn parse_primitive(&mut self, js: &[u8], toks: &mut [Tok], limit: usize) -> Result<(), JsmnError> {
+        let start = self.pos;
+        while self.pos < js.len() && js[self.pos] != 0 {
+            match js[self.pos] {
+                b'\t' | b'\r' | b'\n' | b' ' | b',' | b']' | b'}' => {
+                    let Some(i) = self.alloc(toks, limit) else {
+                        self.pos = start;
+                        return Err(JsmnError::NoMem);
+                    };
+                    toks[i] = Tok {
+                        ty: TokType::Primitive,
+                        start: start as i64,
+                        end: self.pos as i64,
+                        size: 0,
+                        parent: self.toksuper,
+                    };
+                    self.pos -= 1;
+                    return Ok(());
+                }
+                // C's `char` is signed: bytes from 0x80 compare below 32.
+                b if !(32..127).contains(&b) => {
+                    self.pos = start;
+                    return Err(JsmnError::Inval);
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        // Strict mode: a primitive must be followed by a delimiter.
+        self.pos = start;
+        Err(JsmnError::Part)
+    }
+
+    fn parse_string(&mut self, js: &[u8], toks: &mut [Tok], limit: usize) -> Result<(), JsmnError> {
+        let start = self.pos;
+        self.pos += 1;
+        while self.pos < js.len() && js[self.pos] != 0 {
+            let c = js[self.pos];
+            if c == b'"' {
+                let Some(i) = self.alloc(toks, limit) else {
+                    self.pos = start;
+                    return Err(JsmnError::NoMem);
+                };
+                toks[i] = Tok {
+                    ty: TokType::String,
+                    start: start as i64 + 1,
+                    end: self.pos as i64,
+                    size: 0,
+                    parent: self.toksuper,
+                };
+                return Ok(());
+            }
+            if c == b'\\' && self.pos + 1 < js.len() {
+                self.pos += 1;
+                match js[self.pos] {
+                    b'"' | b'/' | b'\\' | b'b' | b'f' | b'r' | b'n' | b't' => {}
+                    b'u' => {
+                        self.pos += 1;
+                        let mut i = 0;
+                        while i < 4 && self.pos < js.len() && js[self.pos] != 0 {
+                            if !js[self.pos].is_ascii_hexdigit() {
+                                self.pos = start;
+                                return Err(JsmnError::Inval);
+                            }
+                            self.pos += 1;
+                            i += 1;
+                        }
+                        self.pos -= 1;
+                    }
+                    _ => {
+                        self.pos = start;
+                        return Err(JsmnError::Inval);
+                    }
+                }
+            }
+            self.pos += 1;
+        }
+        self.pos = start;
+        Err(JsmnError::Part)
+    }
+}
+
+/// The token array lightningd keeps per plugin, with its growth rule.
+///
+/// lightningd starts with room for 9 tokens, doubles only while the first
+/// root value is incomplete (v26.06; always in v23.02), and after a complete
+/// value shrinks to that value's token count. The capacity decides whether
+/// garbage *after* a complete message is ever scanned, so it is modelled.
+#[derive(Clone, Debug)]
+pub struct TokenPool {
+    pub toks: Vec<Tok>,
+}
+
+impl Default for TokenPool {
+    fn default() -> Self {
+        TokenPool { toks: vec![Tok::UNDEFINED; 10] }
+    }
+}
+
+impl TokenPool {
+    pub fn reset(&mut self) {
+        self.toks[0] = Tok::UNDEFINED;
+    }
+
+    pub fn grow(&mut self) {
+        let n = self.toks.len() * 2;
+        self.toks.resize(n, Tok::UNDEFINED);
+    }
+
+    /// Tokens usable by jsmn: one is kept as a terminator.
+    pub fn limit(&self) -> usize {
+        self.toks.len() - 1
+    }
+
+    /// Number of tokens in the value starting at token `i` (json_next).
+    pub fn next(&self, i: usize) -> usize {
+        next(&self.toks, i)
+    }
+}
+
+fn next(toks: &[Tok], i: usize) -> usize {
+    let mut t = i + 1;
+    for _ in 0..toks[i].size {
+        t = next(toks, t);
+    }
+    t
+}
+
+/// CLN's check of a complete root value (`validate_jsmn_parse_output`):
+/// object members must be string keys holding exactly one value, and every
+/// string must be valid UTF-8.
+pub fn validate(buf: &[u8], toks: &[Tok]) -> bool {
+    let mut p = 0;
+    let mut valid = true;
+    while p < toks.len() && valid {
+        p = validate_datum(buf, toks, p, &mut valid);
+    }
+    valid
+}
+
+fn validate_datum(buf: &[u8], toks: &[Tok], mut p: usize, valid: &mut bool) -> usize {
+    if p >= toks.len() {
+        *valid = false;
+        return p;
+    }
+    let t = toks[p];
+    match t.ty {
+        TokType::String | TokType::Undefined | TokType::Primitive => {
+            if t.ty == TokType::String && std::str::from_utf8(&buf[t.start as usize..t.end as usize]).is_err() {
+                *valid = false;
+            }
+            if t.size != 0 {
+                *valid = false;
+            } else {
+                p += 1;
+            }
+        }
+        TokType::Array => {
+            p += 1;
+            for _ in 0..t.size {
+                p = validate_datum(buf, toks, p, valid);
+                if !*valid {
+                    break;
+                }
+            }
+        }
+        TokType::Object => {
+            p += 1;
+            for _ in 0..t.size {
+                if p >= toks.len() {
+                    *valid = false;
+                    break;
+                }
+                let k = toks[p];
+                if k.ty != TokType::String
+                    || k.size != 1
+                    || std::str::from_utf8(&buf[k.start as usize..k.end as usize]).is_err()
+                {
+                    *valid = false;
+                    break;
+                }
+                p = validate_datum(buf, toks, p + 1, valid);
+                if !*valid {
+                    break;
+                }
+            }
+        }
+    }
+    p
+}
+
+/// A complete JSON value as lightningd sees it: its bytes and its tokens.
+/// Token offsets are relative to `buf`; token 0 is the root.
+#[derive(Clone, Debug)]
+pub struct Doc {
+    buf: Vec<u8>,
+    toks: Vec<Tok>,
+}
+
+/// A reference to one token of a [`Doc`].
+#[derive(Clone, Copy)]
+pub struct Node<'a> {
+    doc: &'a Doc,
+    idx: usize,
+}
+
+impl Doc {
+    /// Builds a document from a buffer and the tokens of its first value.
+    pub fn new(buf: Vec<u8>, toks: Vec<Tok>) -> Doc {
+        Doc { buf, toks }
+    }
+
+    /// Tokenizes one complete value the way lightningd does; `None` if it
+    /// is incomplete or invalid.
+    pub fn parse(text: &[u8]) -> Option<Doc> {
+        let mut pool = TokenPool::default();
+        let mut parser = Parser::default();
+        loop {
+            let limit = pool.limit();
+            match parser.parse(text, &mut pool.toks, limit) {
+                Err(JsmnError::Inval) => return None,
+                Err(JsmnError::NoMem) if pool.toks[0].end == -1 => pool.grow(),
+                _ => break,
+            }
+        }
+        let root = pool.toks[0];
+        if root.ty == TokType::Undefined || root.end == -1 {
+            return None;
+        }
+        let n = pool.next(0);
+        if !validate(text, &pool.toks[..n]) {
+            return None;
+        }
+        Some(Doc { buf: text.to_vec(), toks: pool.toks[..n].to_vec() })
+    }
+
+    pub fn root(&self) -> Node<'_> {
+        Node { doc: self, idx: 0 }
+    }
+
+    /// The bytes the document was parsed from.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl<'a> Node<'a> {
+    fn tok(&self) -> Tok {
+        self.doc.toks[self.idx]
+    }
+
+    pub fn ty(&self) -> TokType {
+        self.tok().ty
+    }
+
+    pub fn is_object(&self) -> bool {
+        self.ty() == TokType::Object
+    }
+
+    pub fn is_array(&self) -> bool {
+        self.ty() == TokType::Array
+    }
+
+    pub fn is_string(&self) -> bool {
+        self.ty() == TokType::String
+    }
+
+    /// Number of children: elements of an array, members of an object.
+    pub fn size(&self) -> usize {
+        self.tok().size
+    }
+
+    /// The token's contents: a string without its quotes, anything else as
+    /// written (`json_strdup`).
+    pub fn contents(&self) -> &'a [u8] {
+        let t = self.tok();
+        &self.doc.buf[t.start as usize..t.end as usize]
+    }
+
+    /// The contents as (lossy) text, for messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.contents()).into_owned()
+    }
+
+    /// The token as written, quotes included (`json_tok_full`).
+    pub fn full(&self) -> &'a [u8] {
+        let t = self.tok();
+        if t.ty == TokType::String {
+            &self.doc.buf[t.start as usize - 1..t.end as usize + 1]
+        } else {
+            &self.doc.buf[t.start as usize..t.end as usize]
+        }
+    }
+
+    pub fn full_text(&self) -> String {
+        String::from_utf8_lossy(self.full()).into_owned()
+    }
+
+    /// The children in order; for an object, its key tokens.
+    pub fn children(&self) -> impl Iterator<Item = Node<'a>> + 'a {
+        let doc = self.doc;
+        let mut t = self.idx + 1;
+        (0..self.size()).map(move |_| {
+            let n = Node { doc, idx: t };
+            t = next(&doc.toks, t);
+            n
+        })
+    }
+
+    /// The token after this one in document order, if any.
+    pub fn following(&self) -> Option<Node<'a>> {
+        (self.idx + 1 < self.doc.toks.len()).then(|| Node { doc: self.doc, idx: self.idx + 1 })
+    }
+
+    /// The value of a key token.
+    pub fn value(&self) -> Node<'a> {
+        Node { doc: self.doc, idx: self.idx + 1 }
+    }
+
+    /// `json_get_member`: the first member whose key is exactly `key`,
+    /// compared as raw bytes, so an escaped key never matches.
+    pub fn get(&self, key: &str) -> Option<Node<'a>> {
+        if !self.is_object() {
+            return None;
+        }
+        self.children()
+            .find(|k| k.is_string() && k.contents() == key.as_bytes())
+            .map(|k| k.value())
+    }
+
+    /// `json_tok_streq`: a string token with exactly these bytes.
+    pub fn str_eq(&self, s: &str) -> bool {
+        self.is_string() && self.contents() == s.as_bytes()
+    }
+
+    /// `json_to_bool`: only the primitives `true` and `false`.
+    pub fn to_bool(&self) -> Option<bool> {
+        if self.ty() != TokType::Primitive {
+            return None;
+        }
+        match self.contents() {
+            b"true" => Some(true),
+            b"false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// `json_to_u64`: C's `strtoull(…, 0)` over the token's contents, which
+    /// must consume all of them. The token type is not checked.
+    pub fn to_u64(&self) -> Option<u64> {
+        strtoull(self.contents())
+    }
+
+    /// `json_tok_is_null`: a primitive starting with `n`.
+    pub fn is_null(&self) -> bool {
+        self.ty() == TokType::Primitive && self.contents().first() == Some(&b'n')
+    }
+
+    /// The subtree as a `serde_json` value, when it is standard JSON.
+    pub fn to_value(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(self.full()).ok()
+    }
+}
+
+/// C's `strtoull(s, &end, 0)` requiring `end` at the end of `s`.
+pub fn strtoull(s: &[u8]) -> Option<u64> {
+    let mut i = 0;
+    while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
+        neg = s[i] == b'-';
+        i += 1;
+    }
+    let (radix, digits_start) = if s.len() >= i + 2 && s[i] == b'0' && (s[i + 1] | 0x20) == b'x' && s.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit()) {
+        (16, i + 2)
+    } else if i < s.len() && s[i] == b'0' {
+        (8, i)
+    } else {
+        (10, i)
+    };
+    let mut j = digits_start;
+    let mut value: u64 = 0;
+    let mut overflow = false;
+    while j < s.len() {
+        let d = match (s[j] as char).to_digit(radix) {
+            Some(d) => d as u64,
+            None => break,
+        };
+        match value.checked_mul(radix as u64).and_then(|v| v.checked_add(d)) {
+            Some(v) => value = v,
+            None => overflow = true,
+        }
+        j += 1;
+    }
+    if j == digits_start {
+        // No digits: strtoull consumes nothing, so only an empty input
+        // ends where it started.
+        return if s.is_empty() { Some(0) } else { None };
+    }
+    if j != s.len() || overflow {
+        return None;
+    }
+    Some(if neg { value.wrapping_neg() } else { value })
+}
+
+/// C's `strtol(s, &end, 0)` as lightningd's int options use it; `Err` says
+/// whether the text is not a number or out of range.
+pub fn strtol(s: &str) -> Result<i64, StrtolError> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+        i += 1;
+    }
+    let mut neg = false;
+    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
+        neg = b[i] == b'-';
+        i += 1;
+    }
+    let (radix, start) = if b.len() >= i + 2 && b[i] == b'0' && (b[i + 1] | 0x20) == b'x' && b.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit()) {
+        (16u32, i + 2)
+    } else if i < b.len() && b[i] == b'0' {
+        (8, i)
+    } else {
+        (10, i)
+    };
+    let mut j = start;
+    let mut value: i128 = 0;
+    while j < b.len() {
+        match (b[j] as char).to_digit(radix) {
+            Some(d) => value = (value * radix as i128 + d as i128).min(i128::from(u64::MAX) * 2),
+            None => break,
+        }
+        j += 1;
+    }
+    if j == start || j != b.len() {
+        return Err(StrtolError::NotANumber);
+    }
+    let v = if neg { -value } else { value };
+    i64::try_from(v).map_err(|_| StrtolError::OutOfRange)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrtolError {
+    NotANumber,
+    OutOfRange,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(s: &str) -> Option<Doc> {
+        Doc::parse(s.as_bytes())
+    }
+
+    #[test]
+    fn first_duplicate_key_wins_and_escaped_keys_do_not_match() {
+        let d = doc(r#"{"a":1,"a":2,"\u0062":3}"#).unwrap();
+        assert_eq!(d.root().get("a").unwrap().contents(), b"1");
+        assert!(d.root().get("b").is_none());
+    }
+
+    #[test]
+    fn lax_primitives_and_stray_commas_parse_as_jsmn_does() {
+        assert!(doc(r#"{"a":tru }"#).is_some());
+        assert!(doc(r#"{"a":1.2.3}"#).is_some());
+        assert!(doc(r#"{"a" 1}"#).is_none(), "a primitive cannot be a key");
+        assert!(doc(r#"{"a":"\x"}"#).is_none());
+        assert!(doc("{\"a\":\"\u{1}\"}").is_some(), "raw control bytes pass");
+    }
+
+    #[test]
+    fn validation_rejects_non_string_keys_and_bad_utf8() {
+        assert!(doc(r#"{"a","b"}"#).is_none());
+        assert!(Doc::parse(b"{\"a\":\"\xff\"}").is_none());
+        assert!(Doc::parse(b"{\"a\":1}\xff").is_some(), "only the first value is validated");
+    }
+
+    #[test]
+    fn strtoull_matches_c() {
+        assert_eq!(strtoull(b"0x10"), Some(16));
+        assert_eq!(strtoull(b"010"), Some(8));
+        assert_eq!(strtoull(b"+5"), Some(5));
+        assert_eq!(strtoull(b""), Some(0));
+        assert_eq!(strtoull(b"-1"), Some(u64::MAX));
+        assert_eq!(strtoull(b"1x"), None);
+        assert_eq!(strtoull(b"99999999999999999999"), None);
+        assert_eq!(strtol("0x10"), Ok(16));
+        assert_eq!(strtol("abc"), Err(StrtolError::NotANumber));
+        assert_eq!(strtol("99999999999999999999"), Err(StrtolError::OutOfRange));
+    }
+}

@@ -1,0 +1,44 @@
+//! cln-harness plays Core Lightning's `lightningd` for one plugin: it spawns
+//! the plugin, drives `getmanifest` and `init` over its pipes byte for byte
+//! as lightningd does, and judges every answer with lightningd's own rules
+//! and words, plus checks lightningd does not make.
+//!
+//! The library is what the `cln-harness` binary runs, and what Rust plugin
+//! authors call from their tests:
+//!
+//! ```no_run
+//! use cln_harness::Harness;
+//!
+//! let report = Harness::new("target/debug/my-plugin")
+//!     .profile("v26.06")
+//!     .option("greeting=hi")
+//!     .run()
+//!     .expect("the harness could run the plugin");
+//! assert!(!report.failed(), "failed checks: {:?}", report.failures());
+//! assert_eq!(report.check("init/timeout").unwrap().outcome, cln_harness::Outcome::Pass);
+//! ```
+//!
+//! Findings are data, not errors: [`Report::checks`] holds one
+//! [`CheckResult`] per check in [`checks::CATALOGUE`]. An [`Error`] means
+//! the harness itself could not run (no such plugin, bad option value...).
+
+pub mod checks;
+mod error;
+pub mod events;
+mod init;
+pub mod jsmn;
+pub mod manifest;
+pub mod process;
+pub mod profile;
+pub mod report;
+mod rpc;
+mod session;
+pub mod wire;
+
+pub use checks::{CheckResult, Effect, Outcome, Tier};
+pub use error::Error;
+pub use events::{Event, Sink};
+pub use profile::Profile;
+pub use report::{Report, Verdict};
+pub use rpc::RpcCall;
+pub use session::Harness;

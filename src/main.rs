@@ -1,0 +1,6 @@
+fn main() {
+    std::process::exit(cln_harness_cli::main());
+}
+
+#[path = "cli.rs"]
+mod cln_harness_cli;

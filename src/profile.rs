@@ -1,0 +1,214 @@
+//! Profiles: which lightningd release the harness plays.
+//!
+//! A profile is data under `fixtures/profiles/<name>/`: `profile.toml` holds
+//! the rule switches (PROTOCOL.md §13 lists what differs between releases),
+//! and plain lists hold the names a real node already owns. Adding a release
+//! means adding a folder; code only reads the switches.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use include_dir::{include_dir, Dir};
+use serde::Deserialize;
+
+use crate::error::Error;
+
+static PROFILES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/profiles");
+static RPC: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/rpc");
+
+/// When request ids are strings (§4).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum StringIds {
+    /// Always `"cln:<method>#<n>"`.
+    Always,
+    /// Numeric unless the manifest opts in (`nonnumericids`).
+    OptIn,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ParserRules {
+    pub precheck_whole_buffer: bool,
+    pub read_buffer_initial: usize,
+    pub grow_tokens_after_complete: bool,
+    pub legacy_reasons: bool,
+    pub kill_on_unknown_id: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct ManifestRules {
+    pub lowercase_option_names: bool,
+    pub option_types: Vec<String>,
+    pub deprecated_versions: bool,
+    pub option_dynamic: bool,
+    pub legacy_option_rules: bool,
+    pub rpcmethod_description_required: bool,
+    pub custommessages: bool,
+    pub cancheck: bool,
+    pub hook_filters: bool,
+    pub legacy_hook_reason: bool,
+    pub wildcard_subscription: bool,
+    pub nonnumericids_false_allowed_with_deprecated: bool,
+    pub feature_places: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct InitRules {
+    pub int_verbatim: bool,
+    pub bool_true: Vec<String>,
+    pub bool_false: Vec<String>,
+    pub bool_case_insensitive: bool,
+    pub feature_set: toml::Table,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct LogRules {
+    pub levels: Vec<String>,
+    pub level_list_text: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct ProfileFile {
+    name: String,
+    version: String,
+    startup_timeout_secs: u64,
+    string_ids: StringIds,
+    parser: ParserRules,
+    manifest: ManifestRules,
+    init: InitRules,
+    log: LogRules,
+}
+
+/// One lightningd release: its switches and the names it already owns.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// Short name, e.g. `v26.06`.
+    pub name: String,
+    /// `LIGHTNINGD_VERSION`, e.g. `v26.06.6`.
+    pub version: String,
+    /// lightningd's own getmanifest/init timeout.
+    pub startup_timeout_secs: u64,
+    pub string_ids: StringIds,
+    pub parser: ParserRules,
+    pub manifest: ManifestRules,
+    pub init: InitRules,
+    pub log: LogRules,
+    /// Long options already registered when a plugin's manifest is read.
+    pub taken_options: BTreeSet<String>,
+    /// Commands lightningd itself registers (a clash crashes it, §5.4).
+    pub builtin_commands: BTreeSet<String>,
+    /// Methods of the built-in plugins, with the plugin's file name.
+    pub builtin_plugin_methods: BTreeMap<String, String>,
+    /// Topics built-in plugins declare: subscribing draws no warning.
+    pub builtin_topics: BTreeSet<String>,
+    pub hooks: BTreeSet<String>,
+    pub native_topics: BTreeSet<String>,
+}
+
+impl Profile {
+    /// The default profile.
+    pub const DEFAULT: &'static str = "v26.06";
+
+    /// Names of every bundled profile, oldest first.
+    pub fn names() -> Vec<String> {
+        let mut names: Vec<String> = PROFILES
+            .dirs()
+            .filter_map(|d| d.path().file_name()?.to_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Loads a bundled profile by name (`v26.06`, `v23.02`).
+    pub fn load(name: &str) -> Result<Profile, Error> {
+        let dir = PROFILES.get_dir(name).ok_or_else(|| Error::UnknownProfile {
+            name: name.to_owned(),
+            known: Profile::names().join(", "),
+        })?;
+        let text = |file: &str| -> &'static str {
+            dir.get_file(format!("{name}/{file}"))
+                .and_then(|f| f.contents_utf8())
+                .unwrap_or("")
+        };
+        let file: ProfileFile = toml::from_str(text("profile.toml")).map_err(|e| Error::Profile {
+            name: name.to_owned(),
+            message: e.to_string(),
+        })?;
+        let lines = |file: &str| -> BTreeSet<String> {
+            text(file)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect()
+        };
+        let builtin_plugin_methods = text("builtin-plugin-methods.tsv")
+            .lines()
+            .filter_map(|l| {
+                let (m, p) = l.split_once('\t')?;
+                Some((m.trim().to_owned(), p.trim().to_owned()))
+            })
+            .collect();
+        Ok(Profile {
+            name: file.name,
+            version: file.version,
+            startup_timeout_secs: file.startup_timeout_secs,
+            string_ids: file.string_ids,
+            parser: file.parser,
+            manifest: file.manifest,
+            init: file.init,
+            log: file.log,
+            taken_options: lines("lightningd-options.txt"),
+            builtin_commands: lines("builtin-commands.txt"),
+            builtin_plugin_methods,
+            builtin_topics: lines("builtin-plugin-topics.txt"),
+            hooks: lines("hooks.txt"),
+            native_topics: lines("native-topics.txt"),
+        })
+    }
+
+    /// The feature bits lightningd offers by default, per place, in the
+    /// order `init.configuration.feature_set` lists them.
+    pub fn feature_set(&self) -> Vec<(String, String)> {
+        self.manifest
+            .feature_places
+            .iter()
+            .map(|p| {
+                let v = self.init.feature_set.get(p).and_then(|v| v.as_str()).unwrap_or("");
+                (p.clone(), v.to_owned())
+            })
+            .collect()
+    }
+
+    /// The mock RPC's canned `result` for a command, if there is one.
+    pub fn rpc_answer(&self, method: &str) -> Option<serde_json::Value> {
+        let file = RPC.get_file(format!("{}/{method}.json", self.name))?;
+        serde_json::from_slice(file.contents()).ok()
+    }
+
+    /// Where built-in plugins live in a default install; lightningd names a
+    /// built-in plugin by this path when a method clashes (§5.4).
+    pub fn builtin_plugin_path(&self, file: &str) -> String {
+        format!("/usr/local/libexec/c-lightning/plugins/{file}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bundled_profile_loads() {
+        let names = Profile::names();
+        assert!(names.contains(&"v26.06".to_owned()) && names.contains(&"v23.02".to_owned()));
+        for n in names {
+            let p = Profile::load(&n).unwrap();
+            assert_eq!(p.name, n);
+        }
+    }
+
+    #[test]
+    fn unknown_profile_names_the_known_ones() {
+        let e = Profile::load("v99.01").unwrap_err().to_string();
+        assert!(e.contains("v26.06"), "{e}");
+    }
+}

@@ -1,0 +1,95 @@
+//! Reports: the result of a run, and the sinks that render the event
+//! stream (`human` for people, `transcript` for every byte).
+
+pub mod human;
+pub mod transcript;
+
+use serde::Serialize;
+
+use crate::checks::{CheckResult, Outcome};
+use crate::manifest::Manifest;
+use crate::rpc::RpcCall;
+
+/// How lightningd would end up treating the plugin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "verdict")]
+pub enum Verdict {
+    /// lightningd would run it.
+    Accepted,
+    /// lightningd would kill it: `Killing plugin: <reason>`.
+    Killed { check: String, reason: String },
+    /// lightningd itself would stop.
+    Fatal { check: String, reason: String },
+    /// The plugin disabled itself.
+    Disabled { check: String, reason: String },
+}
+
+/// A `log` notification the plugin sent.
+#[derive(Clone, Debug, Serialize)]
+pub struct LogLine {
+    pub at_ms: f64,
+    pub level: String,
+    pub message: String,
+}
+
+/// Everything a run found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub plugin: String,
+    pub profile: String,
+    pub lightningd_version: String,
+    pub verdict: Verdict,
+    pub checks: Vec<CheckResult>,
+    pub rpc_calls: Vec<RpcCall>,
+    pub log: Vec<LogLine>,
+    /// The end of what the plugin wrote to stderr.
+    pub stderr_tail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Manifest>,
+    /// How the process ended, e.g. `exit status: 0`.
+    pub exit: Option<String>,
+}
+
+/// Counts of outcomes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub warned: usize,
+    pub skipped: usize,
+}
+
+impl Report {
+    pub fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for r in &self.checks {
+            match r.outcome {
+                Outcome::Pass => c.passed += 1,
+                Outcome::Fail => c.failed += 1,
+                Outcome::Warn => c.warned += 1,
+                Outcome::Skip => c.skipped += 1,
+            }
+        }
+        c
+    }
+
+    /// True when any check failed.
+    pub fn failed(&self) -> bool {
+        self.checks.iter().any(|c| c.outcome == Outcome::Fail)
+    }
+
+    /// True when no check produced an outcome other than SKIP.
+    pub fn nothing_ran(&self) -> bool {
+        self.checks.iter().all(|c| c.outcome == Outcome::Skip)
+    }
+
+    /// A check's result, by id.
+    pub fn check(&self, id: &str) -> Option<&CheckResult> {
+        self.checks.iter().find(|c| c.id == id)
+    }
+
+    /// Ids of the failed checks.
+    pub fn failures(&self) -> Vec<&'static str> {
+        self.checks.iter().filter(|c| c.outcome == Outcome::Fail).map(|c| c.id).collect()
+    }
+}

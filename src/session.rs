@@ -1,0 +1,783 @@
+//! The runner: plays lightningd through one plugin's start-up, getmanifest
+//! and init, and emits every byte and every check result as events.
+//!
+//! [`Harness`] is the public entry point; a [`Session`] is one run of it.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::checks::{self, CheckResult, Effect, Outcome, Tier, CATALOGUE};
+use crate::error::Error;
+use crate::events::{Direction, Event, Frame, Sink};
+use crate::init::{self, Configuration, InitVerdict, OptionSetting};
+use crate::manifest::{self, Finding, Manifest};
+use crate::process::{strerror, Output, PluginProcess, Spawn};
+use crate::profile::{Profile, StringIds};
+use crate::report::{LogLine, Report, Verdict};
+use crate::rpc::MockRpc;
+use crate::wire::{self, Decoder, Id, Incoming, Kind, Message, WireKill};
+
+/// A configured run: which plugin, as which lightningd, with what options.
+///
+/// ```no_run
+/// use cln_harness::Harness;
+///
+/// let report = Harness::new("./myplugin").profile("v26.06").run().unwrap();
+/// assert!(!report.failed(), "{:?}", report.failures());
+/// ```
+#[derive(Clone, Debug)]
+pub struct Harness {
+    program: OsString,
+    args: Vec<OsString>,
+    profile: String,
+    timeout: Duration,
+    settle: Duration,
+    grace: Duration,
+    options: Vec<OptionSetting>,
+    allow_deprecated_apis: bool,
+    dynamic: bool,
+    strict: bool,
+    lightning_dir: Option<PathBuf>,
+    network: String,
+}
+
+impl Harness {
+    /// A run of `program` (a plugin file, or an interpreter given `args`).
+    pub fn new(program: impl Into<OsString>) -> Harness {
+        Harness {
+            program: program.into(),
+            args: Vec::new(),
+            profile: Profile::DEFAULT.to_owned(),
+            timeout: Duration::from_secs(10),
+            settle: Duration::from_millis(200),
+            grace: Duration::from_secs(2),
+            options: Vec::new(),
+            allow_deprecated_apis: true,
+            dynamic: false,
+            strict: false,
+            lightning_dir: None,
+            network: "regtest".to_owned(),
+        }
+    }
+
+    /// Adds an argument after the program (e.g. the script for an
+    /// interpreter).
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The lightningd release to play: `v26.06` (default) or `v23.02`.
+    pub fn profile(mut self, name: &str) -> Self {
+        self.profile = name.to_owned();
+        self
+    }
+
+    /// How long to wait for each answer (default 10 s).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// How long the plugin must stay alive after init (default 200 ms).
+    pub fn settle(mut self, t: Duration) -> Self {
+        self.settle = t;
+        self
+    }
+
+    /// Sets a plugin option, `name=value`, or `name` for a flag.
+    pub fn option(mut self, spec: &str) -> Self {
+        self.options.push(OptionSetting::parse(spec));
+        self
+    }
+
+    /// lightningd's `allow-deprecated-apis` (default true).
+    pub fn allow_deprecated_apis(mut self, on: bool) -> Self {
+        self.allow_deprecated_apis = on;
+        self
+    }
+
+    /// Simulates `plugin start` instead of start-up.
+    pub fn dynamic(mut self, on: bool) -> Self {
+        self.dynamic = on;
+        self
+    }
+
+    /// Makes `robust` checks fail instead of warn.
+    pub fn strict(mut self, on: bool) -> Self {
+        self.strict = on;
+        self
+    }
+
+    /// Uses this directory as lightning-dir (and working directory) instead
+    /// of a fresh temporary one.
+    pub fn lightning_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.lightning_dir = Some(dir.into());
+        self
+    }
+
+    /// Runs the plugin and returns the report.
+    pub fn run(&self) -> Result<Report, Error> {
+        self.run_with(&mut [])
+    }
+
+    /// Runs the plugin, telling `sinks` everything as it happens.
+    pub fn run_with(&self, sinks: &mut [&mut dyn Sink]) -> Result<Report, Error> {
+        let profile = Profile::load(&self.profile)?;
+        let program = resolve_program(&self.program, self.args.is_empty())?;
+        let temp;
+        let dir = match &self.lightning_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d).map_err(|source| Error::LightningDir { path: d.clone(), source })?;
+                d.canonicalize().map_err(|source| Error::LightningDir { path: d.clone(), source })?
+            }
+            None => {
+                temp = tempfile::Builder::new()
+                    .prefix("cln-harness-")
+                    .tempdir()
+                    .map_err(|source| Error::Io { context: "cannot create a lightning-dir".into(), source })?;
+                temp.path().canonicalize().map_err(|source| Error::LightningDir { path: temp.path().into(), source })?
+            }
+        };
+        let mut s = Session::new(self, profile, program, dir, sinks);
+        let report = s.run()?;
+        Ok(report)
+    }
+}
+
+/// Finds the program as `execvp` would, and refuses what cannot run.
+fn resolve_program(program: &OsString, is_plugin_file: bool) -> Result<PathBuf, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    if program.is_empty() {
+        return Err(Error::NoPlugin);
+    }
+    let p = PathBuf::from(program);
+    let candidate = if p.components().count() > 1 || !is_plugin_file || p.exists() {
+        if p.components().count() == 1 && !p.exists() {
+            which(&p).unwrap_or(p)
+        } else {
+            p
+        }
+    } else {
+        p
+    };
+    let meta = std::fs::metadata(&candidate).map_err(|e| Error::PluginNotFound {
+        path: candidate.clone(),
+        hint: if e.kind() == std::io::ErrorKind::NotFound {
+            "check the path (relative paths start from the current directory)".into()
+        } else {
+            e.to_string()
+        },
+    })?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(Error::PluginNotExecutable { path: candidate });
+    }
+    candidate.canonicalize().map_err(|source| Error::Io { context: format!("cannot resolve {}", candidate.display()), source })
+}
+
+fn which(name: &Path) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// Why a wait for an answer ended without one.
+enum Waited {
+    Answer(Message, Duration),
+    Exited,
+    TimedOut,
+    Killed(Finding),
+}
+
+struct Pending {
+    method: String,
+    sent: Instant,
+}
+
+/// One run.
+struct Session<'h, 's, 'd> {
+    h: &'h Harness,
+    profile: Profile,
+    program: PathBuf,
+    dir: PathBuf,
+    sinks: &'s mut [&'d mut dyn Sink],
+    start: Instant,
+    results: Vec<CheckResult>,
+    verdict: Verdict,
+    decoder: Decoder,
+    pending: HashMap<String, Pending>,
+    answered: Vec<String>,
+    next_id: u64,
+    string_ids: bool,
+    manifest: Option<Manifest>,
+    log: Vec<LogLine>,
+    stderr: Vec<u8>,
+    stdout_eof: bool,
+    stop_reason: Option<String>,
+}
+
+impl<'h, 's, 'd> Session<'h, 's, 'd> {
+    fn new(h: &'h Harness, profile: Profile, program: PathBuf, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
+        let decoder = Decoder::new(&profile.parser);
+        let string_ids = profile.string_ids == StringIds::Always;
+        // Ids come from one node-wide counter: never 0 for this plugin, and
+        // not predictable (§4.1).
+        let next_id = 17 + (std::process::id() as u64 % 97);
+        Session {
+            h,
+            profile,
+            program,
+            dir,
+            sinks,
+            start: Instant::now(),
+            results: Vec::new(),
+            verdict: Verdict::Accepted,
+            decoder,
+            pending: HashMap::new(),
+            answered: Vec::new(),
+            next_id,
+            string_ids,
+            manifest: None,
+            log: Vec::new(),
+            stderr: Vec::new(),
+            stdout_eof: false,
+            stop_reason: None,
+        }
+    }
+
+    fn emit(&mut self, e: Event) {
+        for s in self.sinks.iter_mut() {
+            s.event(&e);
+        }
+    }
+
+    fn ms(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.start).as_secs_f64() * 1000.0
+    }
+
+    fn tier(&self, id: &str) -> Tier {
+        checks::find(id).and_then(|c| c.tier_for(&self.profile)).unwrap_or(Tier::Info)
+    }
+
+    fn applies(&self, id: &str) -> bool {
+        let dynamic_only = matches!(id, "manifest/start-params" | "manifest/dynamic-start");
+        checks::find(id).and_then(|c| c.tier_for(&self.profile)).is_some() && (!dynamic_only || self.h.dynamic)
+    }
+
+    fn recorded(&self, id: &str) -> bool {
+        self.results.iter().any(|r| r.id == id)
+    }
+
+    fn record(&mut self, id: &'static str, outcome: Outcome, message: String, effect: Option<Effect>, latency: Option<Duration>) {
+        if !self.applies(id) || self.recorded(id) {
+            return;
+        }
+        let tier = self.tier(id);
+        let hint = matches!(outcome, Outcome::Fail | Outcome::Warn).then(|| checks::find(id).map(|c| c.hint.to_owned())).flatten();
+        let r = CheckResult { id, tier, outcome, message, effect, hint, latency };
+        self.results.push(r.clone());
+        self.emit(Event::Check(r));
+    }
+
+    fn pass(&mut self, id: &'static str, message: impl Into<String>) {
+        self.record(id, Outcome::Pass, message.into(), None, None);
+    }
+
+    /// A finding: its outcome follows from the tier.
+    fn finding(&mut self, f: &Finding) {
+        let tier = self.tier(f.check);
+        let outcome = match tier {
+            Tier::Kill | Tier::Must => Outcome::Fail,
+            Tier::Robust if self.h.strict => Outcome::Fail,
+            Tier::Robust | Tier::Info => Outcome::Warn,
+        };
+        let message = match &f.effect {
+            Effect::Kill => format!("Killing plugin: {}", wire::sanitize(&f.reason)),
+            Effect::Disabled => format!("Killing plugin: {}", wire::sanitize(&f.reason)),
+            _ => wire::sanitize(&f.reason),
+        };
+        self.record(f.check, outcome, message, Some(f.effect.clone()), None);
+        match &f.effect {
+            Effect::Kill if tier == Tier::Kill => {
+                self.verdict = Verdict::Killed { check: f.check.into(), reason: f.reason.clone() };
+                self.stop_reason.get_or_insert(format!("lightningd kills the plugin at {}", f.check));
+            }
+            Effect::Fatal(text) => {
+                self.verdict = Verdict::Fatal { check: f.check.into(), reason: text.clone() };
+                self.stop_reason.get_or_insert(format!("lightningd stops at {}", f.check));
+            }
+            Effect::Disabled => {
+                self.verdict = Verdict::Disabled { check: f.check.into(), reason: f.reason.splitn(2, ": ").nth(1).unwrap_or("").to_owned() };
+                self.stop_reason.get_or_insert("the plugin disabled itself".to_owned());
+            }
+            _ => {}
+        }
+    }
+
+    fn new_id(&mut self, method: &str) -> Id {
+        let n = self.next_id;
+        self.next_id += 1 + n % 3;
+        if self.string_ids {
+            Id::Str(format!("cln:{method}#{n}"))
+        } else {
+            Id::Num(n)
+        }
+    }
+
+    fn send(&mut self, proc: &PluginProcess, bytes: Vec<u8>) {
+        let at = self.ms(Instant::now());
+        self.emit(Event::Frame(Frame { at_ms: at, dir: Direction::ToPlugin, bytes: bytes.clone() }));
+        proc.write(bytes);
+    }
+
+    fn send_request(&mut self, proc: &PluginProcess, method: &str, id: &Id, params: &str) {
+        let bytes = wire::request_raw(id, method, params);
+        self.pending.insert(id.token(), Pending { method: method.to_owned(), sent: Instant::now() });
+        self.send(proc, bytes);
+    }
+
+    fn run(&mut self) -> Result<Report, Error> {
+        let plugin = self.program.display().to_string();
+        self.emit(Event::RunStarted { plugin: plugin.clone(), profile: self.profile.name.clone(), version: self.profile.version.clone() });
+
+        let rpc_path = self.dir.join("lightning-rpc");
+        let _ = std::fs::remove_file(&rpc_path);
+        let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.start).map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
+
+        let spec = Spawn {
+            program: self.program.clone(),
+            args: self.h.args.clone(),
+            env: vec![
+                ("LIGHTNINGD_PLUGIN".into(), "1".into()),
+                ("LIGHTNINGD_VERSION".into(), self.profile.version.clone().into()),
+                ("LC_ALL".into(), "C".into()),
+            ],
+            cwd: self.dir.clone(),
+        };
+        let mut proc = match PluginProcess::spawn(&spec) {
+            Ok(p) => p,
+            Err(e) => {
+                let reason = format!("opening pipe: {}", strerror(&e));
+                let effect = if self.h.dynamic {
+                    Effect::Kill
+                } else {
+                    Effect::Fatal(format!("error starting plugin '{plugin}': {reason}"))
+                };
+                self.finding(&Finding { check: "spawn/exec", reason, effect });
+                return Ok(self.finish(None, &rpc));
+            }
+        };
+        self.pass("spawn/exec", format!("started as pid {} in {}", proc.pid(), self.dir.display()));
+
+        self.handshake(&mut proc, &plugin);
+        self.stop(&mut proc);
+        Ok(self.finish(Some(&mut proc), &rpc))
+    }
+
+    fn handshake(&mut self, proc: &mut PluginProcess, plugin: &str) {
+        // getmanifest (§5.1). v23.02 always used a numeric id for it.
+        let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
+        let params = json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string();
+        self.send_request(proc, "getmanifest", &id, &params);
+        let waited = self.wait_for(proc, &id);
+        let msg = match self.judge_wait(waited, "getmanifest") {
+            Some(m) => m,
+            None => return,
+        };
+
+        let shortname = self.program.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let start_params: Vec<String> = self.h.options.iter().map(|o| o.name.clone()).collect();
+        let cx = manifest::Context {
+            profile: &self.profile,
+            allow_deprecated_apis: self.h.allow_deprecated_apis,
+            startup: !self.h.dynamic,
+            path: plugin,
+            shortname: &shortname,
+            start_params: &start_params,
+        };
+        let judgement = manifest::judge(&msg.doc, &cx);
+        for id in judgement.passed.clone() {
+            self.pass(id, checks::find(id).map(|c| c.requirement).unwrap_or(""));
+        }
+        let manifest = match judgement.result {
+            Ok(m) => m,
+            Err(f) => {
+                self.finding(&f);
+                return;
+            }
+        };
+        for w in &judgement.warnings {
+            self.finding(w);
+        }
+        if judgement.warnings.is_empty() {
+            self.pass("manifest/topics", format!("subscriptions: {}", list(&manifest.subscriptions)));
+        }
+        if self.profile.string_ids == StringIds::OptIn {
+            // §4.2: the mode is on when asked for, or, when not said, when
+            // deprecated APIs are off.
+            self.string_ids = manifest.nonnumericids.unwrap_or(!self.h.allow_deprecated_apis);
+        }
+        self.manifest = Some(manifest.clone());
+
+        // init (§6.1).
+        let config = Configuration {
+            lightning_dir: self.dir.display().to_string(),
+            rpc_file: "lightning-rpc".into(),
+            startup: !self.h.dynamic,
+            network: self.h.network.clone(),
+        };
+        let params = match init::params(&self.profile, &manifest, &self.h.options, &config) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stop_reason = Some(format!("option -o {}: {}", e.spec, e.message));
+                return;
+            }
+        };
+        let id = self.new_id("init");
+        self.send_request(proc, "init", &id, &params);
+        let waited = self.wait_for(proc, &id);
+        let Some(msg) = self.judge_wait(waited, "init") else { return };
+        match init::judge(&msg.doc) {
+            InitVerdict::Disabled(f) => {
+                self.pass("init/result", "init answered");
+                self.finding(&f);
+                return;
+            }
+            InitVerdict::AcceptedOddly(f) => {
+                self.pass("init/disable", "the plugin did not disable itself");
+                self.finding(&f);
+            }
+            InitVerdict::Accepted => {
+                self.pass("init/disable", "the plugin did not disable itself");
+                self.pass("init/result", "init answered with a result object");
+            }
+        }
+
+        // After init the plugin must keep running (§1.4).
+        let until = Instant::now() + self.h.settle;
+        if self.pump(proc, until) {
+            self.finding(&Finding::kill("lifecycle/alive", "exited during normal operation"));
+        } else {
+            self.pass("lifecycle/alive", format!("still running {} ms after init", self.h.settle.as_millis()));
+        }
+    }
+
+    fn take_num(&mut self) -> u64 {
+        let n = self.next_id;
+        self.next_id += 1;
+        n
+    }
+
+    /// Reads the plugin's output until `deadline`; true if stdout hit EOF.
+    fn pump(&mut self, proc: &mut PluginProcess, deadline: Instant) -> bool {
+        while !self.stdout_eof && self.stop_reason.is_none() {
+            let Some(out) = proc.next_output(deadline) else { break };
+            if let Some(Waited::Killed(f)) = self.take_output(out, None) {
+                self.finding(&f);
+            }
+        }
+        self.stdout_eof
+    }
+
+    /// Handles one piece of output. Returns a verdict when it ends a wait.
+    fn take_output(&mut self, out: Output, want: Option<&str>) -> Option<Waited> {
+        match out {
+            Output::Stderr(at, bytes) => {
+                let at = self.ms(at);
+                self.stderr.extend_from_slice(&bytes);
+                if self.stderr.len() > 64 * 1024 {
+                    let cut = self.stderr.len() - 32 * 1024;
+                    self.stderr.drain(..cut);
+                }
+                self.emit(Event::Frame(Frame { at_ms: at, dir: Direction::Stderr, bytes }));
+                None
+            }
+            Output::StdoutEof(_) => {
+                self.stdout_eof = true;
+                Some(Waited::Exited)
+            }
+            Output::Stdout(at, bytes) => {
+                let at_ms = self.ms(at);
+                self.emit(Event::Frame(Frame { at_ms, dir: Direction::FromPlugin, bytes: bytes.clone() }));
+                let mut answer = None;
+                for inc in self.decoder.feed(&bytes) {
+                    match inc {
+                        Incoming::Kill(WireKill { check, reason }) => return Some(Waited::Killed(Finding::kill(check, reason))),
+                        Incoming::Message(m) => {
+                            if let Some(w) = self.take_message(m, want, at, at_ms, &mut answer) {
+                                return Some(w);
+                            }
+                        }
+                    }
+                }
+                answer
+            }
+        }
+    }
+
+    fn take_message(&mut self, m: Message, want: Option<&str>, at: Instant, at_ms: f64, answer: &mut Option<Waited>) -> Option<Waited> {
+        match &m.kind {
+            Kind::Response { id } => {
+                if let Some(p) = self.pending.remove(id) {
+                    self.answered.push(id.clone());
+                    if want == Some(id.as_str()) {
+                        let latency = at.saturating_duration_since(p.sent);
+                        *answer = Some(Waited::Answer(m, latency));
+                    }
+                    return None;
+                }
+                let why = if self.answered.contains(id) {
+                    format!("a second answer to request {id}")
+                } else {
+                    let near = self.pending.keys().find(|k| unescape_eq(k, id)).cloned();
+                    match near {
+                        Some(k) => format!("a response whose id {id} is not byte-for-byte the pending id {k}: echo the id token exactly, without re-escaping"),
+                        None => format!("a response to no pending request (id {id})"),
+                    }
+                };
+                if self.profile.parser.kill_on_unknown_id {
+                    return Some(Waited::Killed(Finding::kill("wire/unknown-id", format!("Received a JSON-RPC response for non-existent request '{id}'"))));
+                }
+                self.finding(&Finding { check: "wire/unknown-id", reason: format!("{why}; lightningd ignores it: {}", m.text()), effect: Effect::Ignored });
+                None
+            }
+            Kind::Notification { method } => self.take_notification(&m, method.clone(), at_ms).map(Waited::Killed),
+        }
+    }
+
+    /// A notification from the plugin (§8).
+    fn take_notification(&mut self, m: &Message, method: String, at_ms: f64) -> Option<Finding> {
+        let root = m.doc.root();
+        let params = root.get("params").expect("classified as notification");
+        let method_tok = root.get("method").expect("classified as notification");
+        if method_tok.str_eq("log") {
+            let msg = params.get("message");
+            let Some(msg) = msg.filter(|t| t.is_string()) else {
+                return Some(Finding::kill("log/message", "Log notification from plugin doesn't have a string \"message\" field"));
+            };
+            let level = match params.get("level") {
+                None => "info".to_owned(),
+                Some(l) => {
+                    let text = l.text().to_ascii_lowercase();
+                    if !self.profile.log.levels.contains(&text) {
+                        return Some(Finding::kill(
+                            "log/level",
+                            format!("Unknown log-level {}, valid values are {}.", l.full_text(), self.profile.log.level_list_text),
+                        ));
+                    }
+                    text
+                }
+            };
+            let message = serde_json::from_slice::<String>(msg.full()).unwrap_or_else(|_| msg.text());
+            self.log.push(LogLine { at_ms, level, message });
+            return None;
+        }
+        if method_tok.str_eq("message") || method_tok.str_eq("progress") {
+            let Some(id) = params.get("id") else {
+                return Some(Finding::kill("notify/id", "JSON-RPC notify \"id\"-field is not present"));
+            };
+            let id = id.full_text();
+            if !self.pending.contains_key(&id) && self.profile.parser.kill_on_unknown_id {
+                return Some(Finding::kill("notify/id", format!("Received a JSON-RPC notify for non-existent request '{id}'")));
+            }
+            return None;
+        }
+        let declared = self.manifest.as_ref().is_some_and(|mf| mf.notifications.contains(&method));
+        if !declared {
+            self.finding(&Finding {
+                check: "notify/declared",
+                reason: format!(
+                    "Plugin attempted to send a notification to topic \"{method}\" it hasn't declared in its manifest, not forwarding to subscribers."
+                ),
+                effect: Effect::Logged,
+            });
+        }
+        None
+    }
+
+    /// Waits for the answer to `id`, processing everything else on the way.
+    fn wait_for(&mut self, proc: &mut PluginProcess, id: &Id) -> Waited {
+        let token = id.token();
+        let deadline = Instant::now() + self.h.timeout;
+        loop {
+            if self.stdout_eof {
+                return Waited::Exited;
+            }
+            let Some(out) = proc.next_output(deadline) else { return Waited::TimedOut };
+            if let Some(w) = self.take_output(out, Some(&token)) {
+                return w;
+            }
+        }
+    }
+
+    /// Turns the end of a wait for `stage` into check results; returns the
+    /// answer if there is one to judge.
+    fn judge_wait(&mut self, waited: Waited, stage: &'static str) -> Option<Message> {
+        let (exit_id, timeout_id) = match stage {
+            "getmanifest" => ("getmanifest/exit", "getmanifest/timeout"),
+            _ => ("init/exit", "init/timeout"),
+        };
+        let limit = self.profile.startup_timeout_secs;
+        match waited {
+            Waited::Answer(m, latency) => {
+                self.pass(exit_id, format!("alive until it answered {stage}"));
+                self.record(
+                    timeout_id,
+                    Outcome::Pass,
+                    format!("answered {stage} in {:.1} ms (lightningd allows {limit} s)", latency.as_secs_f64() * 1000.0),
+                    None,
+                    Some(latency),
+                );
+                Some(m)
+            }
+            Waited::Exited => {
+                self.finding(&Finding::kill(exit_id, format!("exited before replying to {stage}")));
+                None
+            }
+            Waited::TimedOut => {
+                let reason = format!("timed out before replying to {stage}");
+                let mut note = format!(
+                    "no answer within the harness's {:.1} s deadline (lightningd waits {limit} s, then: Killing plugin: {reason})",
+                    self.h.timeout.as_secs_f64()
+                );
+                if self.decoder.stalled_on_nul() {
+                    note.push_str("; a NUL byte on stdout has stalled lightningd's parser");
+                } else if !self.decoder.pending().iter().all(u8::is_ascii_whitespace) {
+                    note.push_str(&format!(
+                        "; {} bytes written but not complete JSON (no flush, or no closing '}}'?)",
+                        self.decoder.pending().len()
+                    ));
+                } else if self.decoder.pending().is_empty() && self.answered.is_empty() {
+                    note.push_str("; nothing was read from stdout (forgot to flush?)");
+                }
+                let effect = if self.h.dynamic {
+                    Effect::Kill
+                } else {
+                    Effect::Fatal(format!("Killing plugin: {reason}, then: Can't recover from plugin failure, terminating."))
+                };
+                self.finding(&Finding { check: timeout_id, reason: note, effect });
+                None
+            }
+            Waited::Killed(f) => {
+                self.finding(&f);
+                None
+            }
+        }
+    }
+
+    /// Ends the plugin's life as lightningd's shutdown does for a plugin
+    /// not subscribed to `shutdown`: close its pipes; then, after a grace
+    /// period, kill the whole process group.
+    fn stop(&mut self, proc: &mut PluginProcess) {
+        let killed = self.stop_reason.is_some();
+        proc.close_stdin();
+        if !killed {
+            let deadline = Instant::now() + self.h.grace;
+            while !self.stdout_eof {
+                let Some(out) = proc.next_output(deadline) else { break };
+                if let Some(Waited::Killed(f)) = self.take_output(out, None) {
+                    self.finding(&f);
+                    break;
+                }
+            }
+        }
+        proc.kill();
+        // Collect what is still in the pipes (the tail of stderr).
+        while let Some(out) = proc.try_output() {
+            if let Output::Stderr(..) = out {
+                self.take_output(out, None);
+            }
+        }
+    }
+
+    fn finish(&mut self, proc: Option<&mut PluginProcess>, rpc: &MockRpc) -> Report {
+        // What is left unparsed on stdout.
+        if self.stop_reason.is_none() || matches!(self.verdict, Verdict::Accepted | Verdict::Disabled { .. }) {
+            if self.decoder.stalled_on_nul() {
+                self.finding(&Finding {
+                    check: "wire/nul",
+                    reason: "a NUL byte on stdout: lightningd's parser stops there and never reads further".into(),
+                    effect: Effect::Ignored,
+                });
+            } else {
+                self.pass("wire/nul", "no NUL byte on stdout");
+            }
+            let pending = self.decoder.pending();
+            if !pending.iter().all(|b| b.is_ascii_whitespace() || *b == 0) && !self.decoder.stalled_on_nul() {
+                let text = String::from_utf8_lossy(pending).into_owned();
+                self.finding(&Finding {
+                    check: "wire/stray-output",
+                    reason: format!("unparsed output on stdout: '{text}'; the next '}}' makes lightningd kill the plugin (Failed to parse RPC JSON response)"),
+                    effect: Effect::Ignored,
+                });
+            } else {
+                self.pass("wire/stray-output", "nothing left unparsed on stdout");
+            }
+        }
+        // Checks that watched the whole run pass if nothing failed them.
+        for id in ["wire/json", "wire/jsonrpc", "wire/notification", "wire/unknown-id", "log/message", "log/level", "notify/id", "notify/declared"] {
+            if self.results.iter().all(|r| r.id != id) && self.verdict_allows_wire_pass() {
+                self.pass(id, checks::find(id).map(|c| c.requirement).unwrap_or(""));
+            }
+        }
+        // Everything else was not reached.
+        let why = self.stop_reason.clone().unwrap_or_else(|| "not reached".to_owned());
+        for def in CATALOGUE {
+            if self.applies(def.id) && !self.recorded(def.id) {
+                self.record(def.id, Outcome::Skip, format!("not reached: {why}"), None, None);
+            }
+        }
+        // Keep the catalogue's order: it is the order a run reaches checks.
+        let order = |id: &str| CATALOGUE.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
+        let mut checks = self.results.clone();
+        checks.sort_by_key(|c| order(c.id));
+        let stderr_tail = tail_lines(&self.stderr, 20);
+        let report = Report {
+            plugin: self.program.display().to_string(),
+            profile: self.profile.name.clone(),
+            lightningd_version: self.profile.version.clone(),
+            verdict: self.verdict.clone(),
+            checks,
+            rpc_calls: rpc.calls(),
+            log: self.log.clone(),
+            stderr_tail,
+            manifest: self.manifest.clone(),
+            exit: proc.and_then(|p| p.exit_status()).map(|s| s.to_string()),
+        };
+        self.emit(Event::RunFinished(Box::new(report.clone())));
+        report
+    }
+
+    fn verdict_allows_wire_pass(&self) -> bool {
+        true
+    }
+}
+
+fn list(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_owned()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn tail_lines(bytes: &[u8], n: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Whether two id tokens are the same string once JSON escapes are undone.
+fn unescape_eq(a: &str, b: &str) -> bool {
+    let pa: Option<serde_json::Value> = serde_json::from_str(a).ok();
+    let pb: Option<serde_json::Value> = serde_json::from_str(b).ok();
+    pa.is_some() && pa == pb
+}

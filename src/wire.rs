@@ -1,0 +1,370 @@
+//! The wire: messages to the plugin in lightningd's exact bytes, and the
+//! plugin's stdout read exactly as lightningd reads it.
+//!
+//! Outgoing messages are compact JSON followed by `\n\n` (§2.1). Incoming
+//! bytes go through [`Decoder`], which reproduces `plugin_read_json`: the
+//! `}` pre-check, jsmn over the whole unconsumed buffer, the `jsonrpc`
+//! presence rule, and the kill reasons with their quoted buffers (§2.2, §3).
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::jsmn::{self, Doc, JsmnError, Parser, TokType, TokenPool};
+use crate::profile::ParserRules;
+
+/// A request id as lightningd writes it (§4).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Id {
+    Num(u64),
+    Str(String),
+}
+
+impl Id {
+    /// The raw token text lightningd matches responses against, quotes
+    /// included for strings.
+    pub fn token(&self) -> String {
+        match self {
+            Id::Num(n) => n.to_string(),
+            Id::Str(s) => serde_json::to_string(s).expect("string serializes"),
+        }
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.token())
+    }
+}
+
+/// `{"jsonrpc":"2.0","id":…,"method":…,"params":…}` + `\n\n`, compact,
+/// keys in lightningd's order.
+pub fn request(id: &Id, method: &str, params: &Value) -> Vec<u8> {
+    request_raw(id, method, &params.to_string())
+}
+
+/// A request whose params are given as raw JSON text, written as is.
+pub fn request_raw(id: &Id, method: &str, params: &str) -> Vec<u8> {
+    let mut out = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":{},\"params\":",
+        id.token(),
+        serde_json::to_string(method).expect("string serializes")
+    )
+    .into_bytes();
+    out.extend_from_slice(params.as_bytes());
+    out.extend_from_slice(b"}\n\n");
+    out
+}
+
+/// `{"jsonrpc":"2.0","method":…,"params":…}` + `\n\n`.
+pub fn notification(method: &str, params: &Value) -> Vec<u8> {
+    let mut out = format!("{{\"jsonrpc\":\"2.0\",\"method\":{},\"params\":", serde_json::to_string(method).expect("string serializes"))
+        .into_bytes();
+    serde_json::to_writer(&mut out, params).expect("value serializes");
+    out.extend_from_slice(b"}\n\n");
+    out
+}
+
+/// A complete message from the plugin, classified as lightningd does (§3).
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub doc: Doc,
+    pub kind: Kind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Has an `id` member (of any type): a response. `id` is the raw token.
+    Response { id: String },
+    /// No `id`, but `method` and `params`. `method` is the token's contents.
+    Notification { method: String },
+}
+
+impl Message {
+    /// The message's own bytes, from its first to its last byte.
+    pub fn text(&self) -> String {
+        self.doc.root().full_text()
+    }
+}
+
+/// Why lightningd would kill the plugin over what it wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WireKill {
+    /// The check that failed.
+    pub check: &'static str,
+    /// lightningd's reason, exactly.
+    pub reason: String,
+}
+
+/// What one feed of bytes produced.
+#[derive(Clone, Debug)]
+pub enum Incoming {
+    Message(Message),
+    Kill(WireKill),
+}
+
+/// lightningd's reader for one plugin's stdout.
+pub struct Decoder {
+    rules: ParserRules,
+    buf: Vec<u8>,
+    parser: Parser,
+    pool: TokenPool,
+    /// v23.02 read into a buffer that started at 64 bytes and doubled when
+    /// full: its reads, and so its `}` pre-check, were that small.
+    read_cap: usize,
+    dead: bool,
+}
+
+impl Decoder {
+    pub fn new(rules: &ParserRules) -> Decoder {
+        Decoder {
+            rules: rules.clone(),
+            buf: Vec::new(),
+            parser: Parser::default(),
+            pool: TokenPool::default(),
+            read_cap: rules.read_buffer_initial,
+            dead: false,
+        }
+    }
+
+    /// Bytes read but not yet consumed as a message.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// True when a NUL byte has stopped the parser: nothing after it will
+    /// ever be read (§2.2 item 6).
+    pub fn stalled_on_nul(&self) -> bool {
+        let p = self.parser.pos();
+        p < self.buf.len() && self.buf[p] == 0
+    }
+
+    /// Feeds bytes as they came from one `read()` of the pipe, and returns
+    /// what lightningd makes of them. After a kill nothing more is read.
+    pub fn feed(&mut self, mut data: &[u8]) -> Vec<Incoming> {
+        let mut out = Vec::new();
+        while !data.is_empty() && !self.dead {
+            let take = if self.read_cap == 0 {
+                data.len()
+            } else {
+                let room = self.read_cap - self.buf.len();
+                data.len().min(room.max(1))
+            };
+            let (chunk, rest) = data.split_at(take);
+            data = rest;
+            self.read(chunk, &mut out);
+            if self.read_cap != 0 && self.buf.len() >= self.read_cap {
+                self.read_cap *= 2;
+            }
+        }
+        out
+    }
+
+    fn read(&mut self, chunk: &[u8], out: &mut Vec<Incoming>) {
+        let chunk_has_brace = chunk.contains(&b'}');
+        self.buf.extend_from_slice(chunk);
+        if !self.rules.precheck_whole_buffer && !chunk_has_brace {
+            return;
+        }
+        loop {
+            if self.rules.precheck_whole_buffer && !self.buf.contains(&b'}') {
+                return;
+            }
+            match self.parse_one() {
+                None => return,
+                Some(Ok(msg)) => match classify(msg) {
+                    Ok(m) => out.push(Incoming::Message(m)),
+                    Err(k) => {
+                        self.dead = true;
+                        out.push(Incoming::Kill(k));
+                        return;
+                    }
+                },
+                Some(Err(k)) => {
+                    self.dead = true;
+                    out.push(Incoming::Kill(k));
+                    return;
+                }
+            }
+        }
+    }
+
+    fn buffer_text(&self) -> String {
+        String::from_utf8_lossy(&self.buf).into_owned()
+    }
+
+    fn parse_error(&self) -> WireKill {
+        let reason = if self.rules.legacy_reasons {
+            format!("Failed to parse JSON response '{}'", self.buffer_text())
+        } else {
+            format!("Failed to parse RPC JSON response '{}'", self.buffer_text())
+        };
+        WireKill { check: "wire/json", reason }
+    }
+
+    /// One round of `json_parse_input` and the `jsonrpc` rule.
+    fn parse_one(&mut self) -> Option<Result<Doc, WireKill>> {
+        loop {
+            let limit = self.pool.limit();
+            let r = self.parser.parse(&self.buf, &mut self.pool.toks, limit);
+            match r {
+                Err(JsmnError::Inval) => return Some(Err(self.parse_error())),
+                Err(JsmnError::NoMem) if self.rules.grow_tokens_after_complete || self.pool.toks[0].end == -1 => {
+                    self.pool.grow();
+                    continue;
+                }
+                _ => break,
+            }
+        }
+        let root = self.pool.toks[0];
+        if root.ty == TokType::Undefined || root.end == -1 {
+            return None;
+        }
+        let n = self.pool.next(0);
+        if !jsmn::validate(&self.buf, &self.pool.toks[..n]) {
+            return Some(Err(self.parse_error()));
+        }
+        let end = root.end as usize;
+        let doc = Doc::new(self.buf[..end].to_vec(), self.pool.toks[..n].to_vec());
+        if self.rules.legacy_reasons {
+            if root.ty != TokType::Object {
+                return Some(Err(WireKill {
+                    check: "wire/jsonrpc",
+                    reason: "JSON-RPC message is not a valid JSON object type".to_owned(),
+                }));
+            }
+            if doc.root().get("jsonrpc").is_none() {
+                return Some(Err(WireKill {
+                    check: "wire/jsonrpc",
+                    reason: "JSON-RPC message does not contain \"jsonrpc\" field".to_owned(),
+                }));
+            }
+        } else if doc.root().get("jsonrpc").is_none() {
+            return Some(Err(WireKill {
+                check: "wire/jsonrpc",
+                reason: format!("JSON-RPC message does not contain \"jsonrpc\" field: '{}'", self.buffer_text()),
+            }));
+        }
+        // Consumed: the value and any whitespace before it.
+        self.buf.drain(..end);
+        self.parser = Parser::default();
+        self.pool.toks.truncate(n + 1);
+        self.pool.reset();
+        Some(Ok(doc))
+    }
+}
+
+fn classify(doc: Doc) -> Result<Message, WireKill> {
+    let root = doc.root();
+    if let Some(id) = root.get("id") {
+        let id = id.full_text();
+        return Ok(Message { doc, kind: Kind::Response { id } });
+    }
+    match (root.get("method"), root.get("params")) {
+        (Some(m), Some(_)) => {
+            let method = m.text();
+            Ok(Message { doc, kind: Kind::Notification { method } })
+        }
+        _ => Err(WireKill {
+            check: "wire/notification",
+            reason: format!("Malformed JSON-RPC notification missing \"method\" or \"params\": {}", root.full_text()),
+        }),
+    }
+}
+
+/// A log line as lightningd writes it: every byte below 0x20 or from 0x7f
+/// up becomes `?` (PROTOCOL.md, "Log line format").
+pub fn sanitize(text: &str) -> String {
+    text.bytes().map(|b| if (0x20..0x7f).contains(&b) { b as char } else { '?' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    fn decoder(p: &str) -> Decoder {
+        Decoder::new(&Profile::load(p).unwrap().parser)
+    }
+
+    fn kinds(out: &[Incoming]) -> Vec<String> {
+        out.iter()
+            .map(|i| match i {
+                Incoming::Message(m) => format!("{:?}", m.kind),
+                Incoming::Kill(k) => format!("kill {}: {}", k.check, k.reason),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn outgoing_is_compact_and_terminated() {
+        let b = request(&Id::Str("cln:getmanifest#23".into()), "getmanifest", &serde_json::json!({"allow-deprecated-apis": true}));
+        assert_eq!(
+            b,
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"cln:getmanifest#23\",\"method\":\"getmanifest\",\"params\":{\"allow-deprecated-apis\":true}}\n\n"
+        );
+    }
+
+    #[test]
+    fn concatenated_values_and_stray_commas_are_accepted() {
+        let mut d = decoder("v26.06");
+        let out = d.feed(br#"{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","method":"log","params":{}}"#);
+        assert_eq!(kinds(&out), ["Response { id: \"1\" }", "Notification { method: \"log\" }"]);
+    }
+
+    #[test]
+    fn output_without_brace_waits_until_one_arrives() {
+        let mut d = decoder("v26.06");
+        assert!(d.feed(b"Starting...\n").is_empty());
+        let out = d.feed(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
+        assert_eq!(kinds(&out), [r#"kill wire/json: Failed to parse RPC JSON response 'Starting...
+{"jsonrpc":"2.0","id":1,"result":{}}'"#]);
+    }
+
+    #[test]
+    fn missing_jsonrpc_quotes_the_buffer_in_v26_only() {
+        let mut d = decoder("v26.06");
+        assert_eq!(kinds(&d.feed(br#"{"id":1} "#)), [r#"kill wire/jsonrpc: JSON-RPC message does not contain "jsonrpc" field: '{"id":1} '"#]);
+        let mut d = decoder("v23.02");
+        assert_eq!(kinds(&d.feed(br#"{"id":1} "#)), [r#"kill wire/jsonrpc: JSON-RPC message does not contain "jsonrpc" field"#]);
+        let mut d = decoder("v23.02");
+        assert_eq!(kinds(&d.feed(b"[1] {}")), ["kill wire/jsonrpc: JSON-RPC message is not a valid JSON object type"]);
+    }
+
+    #[test]
+    fn a_reply_without_id_is_a_malformed_notification() {
+        let mut d = decoder("v26.06");
+        assert_eq!(
+            kinds(&d.feed(br#"{"jsonrpc":"2.0","result":{}}"#)),
+            [r#"kill wire/notification: Malformed JSON-RPC notification missing "method" or "params": {"jsonrpc":"2.0","result":{}}"#]
+        );
+    }
+
+    #[test]
+    fn nul_stalls_silently() {
+        let mut d = decoder("v26.06");
+        assert!(d.feed(b"\0{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}").is_empty());
+        assert!(d.stalled_on_nul());
+    }
+
+    #[test]
+    fn primitive_at_end_of_buffer_is_incomplete() {
+        let mut d = decoder("v26.06");
+        assert!(d.feed(b"} 123").len() == 1, "a stray brace is a parse error");
+        let mut d = decoder("v26.06");
+        assert!(d.feed(br#"{"jsonrpc":"2.0","id":12"#).is_empty());
+        assert_eq!(kinds(&d.feed(b"}")), ["Response { id: \"12\" }"]);
+    }
+
+    #[test]
+    fn v23_sees_the_brace_only_in_the_latest_read() {
+        let mut d = decoder("v23.02");
+        let msg = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
+        assert!(d.feed(msg).len() == 1);
+        let mut d = decoder("v23.02");
+        // The brace arrives, then whitespace: v23 parses only on a read that
+        // holds a `}`; the message is complete on the first.
+        assert_eq!(d.feed(&msg[..msg.len() - 1]).len(), 0);
+        assert_eq!(d.feed(b"}").len(), 1);
+    }
+}
