@@ -83,7 +83,12 @@ struct RunArgs {
     #[arg(long, default_value_t = 200, value_name = "MS")]
     settle_ms: u64,
 
-    /// Also show the plugin's log messages.
+    /// Report only checks whose id starts with PREFIX (repeatable). If none
+    /// of them runs, the exit code says so.
+    #[arg(long, value_name = "PREFIX")]
+    only: Vec<String>,
+
+    /// Also show the plugin's log messages and every skipped check.
     #[arg(short, long)]
     verbose: bool,
 }
@@ -127,6 +132,9 @@ fn run(args: RunArgs) -> i32 {
         .strict(args.strict);
     for o in &args.options {
         harness = harness.option(o);
+    }
+    for p in &args.only {
+        harness = harness.only(p);
     }
     if let Some(d) = &args.lightning_dir {
         harness = harness.lightning_dir(d);

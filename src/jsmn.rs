@@ -635,7 +635,8 @@ mod tests {
     fn validation_rejects_non_string_keys_and_bad_utf8() {
         assert!(doc(r#"{"a","b"}"#).is_none());
         assert!(Doc::parse(b"{\"a\":\"\xff\"}").is_none());
-        assert!(Doc::parse(b"{\"a\":1}\xff").is_some(), "only the first value is validated");
+        assert!(Doc::parse(b"{\"a\":1}\xff").is_none(), "jsmn scans past the first value");
+        assert!(Doc::parse(b"{\"a\":1}\"\xff\"").is_some(), "only the first value is validated");
     }
 
     #[test]

@@ -98,7 +98,12 @@ pub fn judge(doc: &Doc, cx: &Context<'_>) -> Judgement {
         Ok(()) => subscription_warnings(&j.m, cx.profile),
         Err(_) => Vec::new(),
     };
-    Judgement { passed: j.passed, result: result.map(|()| j.m), warnings }
+    // A rule that held for earlier elements and then failed has failed.
+    let mut passed = j.passed;
+    if let Err(f) = &result {
+        passed.retain(|id| *id != f.check);
+    }
+    Judgement { passed, result: result.map(|()| j.m), warnings }
 }
 
 struct Judge<'a> {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, runnable on a fresh machine: it installs what the
+# fixture plugins need (a venv with pyln-client, the cln-plugin fixture's
+# build), then runs every Rust test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r fixtures/plugins/requirements.txt
+
+if [ -f fixtures/plugins/cln-plugin-rs/Cargo.toml ]; then
+    cargo build --quiet --release --locked \
+        --manifest-path fixtures/plugins/cln-plugin-rs/Cargo.toml \
+        --target-dir target/fixtures
+    export CLN_HARNESS_CLN_PLUGIN="$PWD/target/fixtures/release/cln-plugin-fixture"
+fi
+export CLN_HARNESS_PYTHON="$PWD/.venv/bin/python"
+
+cargo test --locked "$@"

@@ -1,0 +1,184 @@
+//! Every check proven against the misbehave fixture: each defect breaks one
+//! rule, and the check for that rule fails with lightningd's own words (or
+//! passes where the profile's lightningd accepts the same bytes). The
+//! messages are PROTOCOL.md's tables, row for row; see the § in each case.
+
+use crate::{misbehave, Run};
+
+enum Msg {
+    /// The whole message.
+    Is(&'static str),
+    /// The message's start (reasons that quote a buffer).
+    Starts(&'static str),
+    /// Somewhere in the message.
+    Has(&'static str),
+}
+
+fn expect(run: &Run, id: &str, outcome: &str, msg: Msg, exit: i32) {
+    let Some((got, message)) = run.check(id) else {
+        panic!("no line for {id} in:\n{}\n{}", run.stdout, run.stderr);
+    };
+    assert_eq!(got, outcome, "{id}: {message}\n{}", run.stdout);
+    match msg {
+        Msg::Is(m) => assert_eq!(message, m, "{}", run.stdout),
+        Msg::Starts(m) => assert!(message.starts_with(m), "{id}: {message:?} does not start with {m:?}"),
+        Msg::Has(m) => assert!(message.contains(m), "{id}: {message:?} does not contain {m:?}"),
+    }
+    assert_eq!(run.code, exit, "exit code\n{}\n{}", run.stdout, run.stderr);
+}
+
+/// `defect!(test_name, "defect", "profile", [extra args], "check/id", "OUTCOME", Msg, exit)`
+macro_rules! defect {
+    ($name:ident, $defect:literal, $profile:literal, [$($arg:literal),*], $id:literal, $outcome:literal, $msg:expr, $exit:literal) => {
+        #[test]
+        fn $name() {
+            let run = misbehave($defect, $profile, &[$($arg),*]);
+            expect(&run, $id, $outcome, $msg, $exit);
+        }
+    };
+}
+
+use Msg::{Has, Is, Starts};
+
+#[test]
+fn no_defect_passes_every_check_under_every_profile() {
+    for profile in ["v26.06", "v23.02"] {
+        let run = misbehave("", profile, &[]);
+        assert_eq!(run.code, 0, "{profile}\n{}\n{}", run.stdout, run.stderr);
+        assert!(run.summary().contains(" 0 failed, 0 warned, 0 skipped"), "{profile}: {}", run.stdout);
+        assert!(run.stdout.contains("lightningd would accept this plugin"));
+    }
+}
+
+// §1.4 and §1.5: dying or staying silent during start-up.
+defect!(r_exit_before_getmanifest, "exit-before-manifest", "v26.06", [], "getmanifest/exit", "FAIL", Is("Killing plugin: exited before replying to getmanifest"), 1);
+defect!(r_silent_getmanifest_is_fatal, "silent-manifest", "v26.06", ["--timeout", "0.5"], "getmanifest/timeout", "FAIL", Has("Killing plugin: timed out before replying to getmanifest"), 1);
+defect!(r_exit_before_init, "exit-before-init", "v26.06", [], "init/exit", "FAIL", Is("Killing plugin: exited before replying to init"), 1);
+defect!(r_silent_init, "silent-init", "v23.02", ["--timeout", "0.5"], "init/timeout", "FAIL", Has("lightningd waits 60 s, then: Killing plugin: timed out before replying to init"), 1);
+defect!(r_exit_after_init, "exit-after-init", "v26.06", [], "lifecycle/alive", "FAIL", Is("Killing plugin: exited during normal operation"), 1);
+
+#[test]
+fn r_silent_getmanifest_says_the_node_terminates() {
+    let run = misbehave("silent-manifest", "v26.06", &["--timeout", "0.5"]);
+    let fatal = run.detail("getmanifest/timeout", "lightningd:").unwrap();
+    assert!(fatal.ends_with("Can't recover from plugin failure, terminating."), "{fatal}");
+}
+
+// §2.2: the parser.
+defect!(r_debug_print_before_manifest_v26, "stdout-garbage", "v26.06", [], "wire/json", "FAIL", Starts("Killing plugin: Failed to parse RPC JSON response 'Starting misbehave...?{\"jsonrpc\":\"2.0\",\"id\":\"cln:getmanifest#"), 1);
+defect!(r_debug_print_before_manifest_v23, "stdout-garbage", "v23.02", [], "wire/json", "FAIL", Starts("Killing plugin: Failed to parse JSON response 'Starting misbehave...?{\"jsonrpc\""), 1);
+defect!(r_no_jsonrpc_member_v26, "no-jsonrpc", "v26.06", [], "wire/jsonrpc", "FAIL", Starts("Killing plugin: JSON-RPC message does not contain \"jsonrpc\" field: '{\"id\":\"cln:getmanifest#"), 1);
+defect!(r_no_jsonrpc_member_v23, "no-jsonrpc", "v23.02", [], "wire/jsonrpc", "FAIL", Is("Killing plugin: JSON-RPC message does not contain \"jsonrpc\" field"), 1);
+defect!(r_array_on_stdout_v26, "non-object", "v26.06", [], "wire/jsonrpc", "FAIL", Starts("Killing plugin: JSON-RPC message does not contain \"jsonrpc\" field: '[1]"), 1);
+defect!(r_array_on_stdout_v23, "non-object", "v23.02", [], "wire/jsonrpc", "FAIL", Is("Killing plugin: JSON-RPC message is not a valid JSON object type"), 1);
+defect!(r_nul_byte_stalls, "nul-byte", "v26.06", ["--timeout", "0.5"], "wire/nul", "FAIL", Has("NUL byte"), 1);
+defect!(r_stray_output_after_init, "stray-output", "v26.06", [], "wire/stray-output", "FAIL", Has("'debug: initialised?'"), 1);
+
+// §3: what lightningd makes of responses and notifications.
+defect!(r_reply_without_id, "reply-no-id", "v26.06", [], "wire/notification", "FAIL", Is("Killing plugin: Malformed JSON-RPC notification missing \"method\" or \"params\": {\"jsonrpc\":\"2.0\",\"result\":{}}"), 1);
+defect!(r_unknown_id_ignored_v26, "unknown-id", "v26.06", [], "wire/unknown-id", "FAIL", Starts("a response to no pending request (id \"bogus\"); lightningd ignores it"), 1);
+defect!(r_unknown_id_killed_v23, "unknown-id", "v23.02", [], "wire/unknown-id", "FAIL", Is("Killing plugin: Received a JSON-RPC response for non-existent request '\"bogus\"'"), 1);
+
+// §8: what the plugin sends.
+defect!(r_log_without_message, "log-no-message", "v26.06", [], "log/message", "FAIL", Is("Killing plugin: Log notification from plugin doesn't have a string \"message\" field"), 1);
+defect!(r_log_level_unknown_v26, "log-bad-level", "v26.06", [], "log/level", "FAIL", Is("Killing plugin: Unknown log-level \"fatal\", valid values are \"trace\", \"debug\", \"info\", \"warn\", or \"error\"."), 1);
+defect!(r_log_level_unknown_v23, "log-bad-level", "v23.02", [], "log/level", "FAIL", Is("Killing plugin: Unknown log-level \"fatal\", valid values are \"debug\", \"info\", \"warn\", or \"error\"."), 1);
+defect!(r_message_without_id, "notify-no-id", "v26.06", [], "notify/id", "FAIL", Is("Killing plugin: JSON-RPC notify \"id\"-field is not present"), 1);
+defect!(r_undeclared_custom_notification, "undeclared-notification", "v26.06", [], "notify/declared", "FAIL", Is("Plugin attempted to send a notification to topic \"surprise\" it hasn't declared in its manifest, not forwarding to subscribers."), 1);
+
+// §5.2: the manifest, in lightningd's order.
+defect!(r_manifest_error_answer, "manifest-error", "v26.06", [], "manifest/result", "FAIL", Starts("Killing plugin: Invalid/missing result tok in '{\"jsonrpc\":\"2.0\",\"id\":\"cln:getmanifest#"), 1);
+defect!(r_manifest_disable, "manifest-disable", "v26.06", [], "manifest/disable", "WARN", Is("Killing plugin: disabled itself: no bitcoind configured"), 0);
+defect!(r_dynamic_string_v26, "dynamic-string", "v26.06", [], "manifest/dynamic", "FAIL", Is("Killing plugin: getmanifest: invalid \"dynamic\" field yes"), 1);
+defect!(r_dynamic_string_v23, "dynamic-string", "v23.02", [], "manifest/dynamic", "FAIL", Is("Killing plugin: Bad 'dynamic' field ('yes')"), 1);
+defect!(r_featurebits_not_hex, "featurebits-hex", "v26.06", [], "manifest/featurebits/hex", "FAIL", Is("Killing plugin: Featurebits returned by plugin is not a valid hexadecimal string: zz"), 1);
+defect!(r_featurebits_on_dynamic, "featurebits-dynamic", "v26.06", [], "manifest/featurebits/dynamic", "FAIL", Is("Killing plugin: Custom featurebits only allows for non-dynamic plugins: dynamic=1, featurebits={\"node\":\"0200\"}"), 1);
+defect!(r_featurebits_taken_v26, "featurebits-taken", "v26.06", [], "manifest/featurebits/taken", "FAIL", Is("Killing plugin: Custom featurebits already present"), 1);
+defect!(r_featurebits_taken_v23, "featurebits-taken", "v23.02", [], "manifest/featurebits/taken", "FAIL", Is("Killing plugin: Custom featurebits already present"), 1);
+defect!(r_custommessages_not_array, "custommessages-type", "v26.06", [], "manifest/custommessages", "FAIL", Is("Killing plugin: custommessages must be array, not '\"32769\"'"), 1);
+defect!(r_custommessages_ignored_v23, "custommessages-type", "v23.02", [], "manifest/options", "PASS", Has(""), 0);
+defect!(r_custommessages_not_u16, "custommessages-range", "v26.06", [], "manifest/custommessages", "FAIL", Is("Killing plugin: custommessages 0 not a u16: '70000'"), 1);
+defect!(r_nonnumericids_false_v26, "nonnumericids-false", "v26.06", [], "manifest/nonnumericids", "FAIL", Is("Killing plugin: Plugin does not allow nonnumericids"), 1);
+defect!(r_nonnumericids_false_allowed_v23, "nonnumericids-false", "v23.02", [], "manifest/nonnumericids", "PASS", Has(""), 0);
+defect!(r_nonnumericids_false_v23_strict_apis, "nonnumericids-false", "v23.02", ["--allow-deprecated-apis", "false"], "manifest/nonnumericids", "FAIL", Is("Killing plugin: Plugin does not allow nonnumericids"), 1);
+defect!(r_nonnumericids_string, "nonnumericids-string", "v26.06", [], "manifest/nonnumericids", "FAIL", Is("Killing plugin: Invalid nonnumericids: \"true\""), 1);
+defect!(r_cancheck_string, "cancheck-string", "v26.06", [], "manifest/cancheck", "FAIL", Is("Killing plugin: Invalid cancheck: \"yes\""), 1);
+defect!(r_notifications_not_array, "notifications-not-array", "v26.06", [], "manifest/notifications", "FAIL", Is("Killing plugin: \"result.notifications\" is not an array"), 1);
+defect!(r_notifications_without_method, "notifications-no-method", "v26.06", [], "manifest/notifications", "FAIL", Is("Killing plugin: \"result.notifications[0].name\" missing or not a string."), 1);
+defect!(r_notifications_native_topic, "notifications-native", "v23.02", [], "manifest/notifications/native", "FAIL", Is("Killing plugin: plugin attempted to register a native notification topic \"connect\", these may however only be sent by lightningd"), 1);
+
+// §5.3: options.
+defect!(r_options_missing, "options-missing", "v26.06", [], "manifest/options", "FAIL", Is("Killing plugin: \"result.options\" was not found in the manifest"), 1);
+defect!(r_options_not_array, "options-not-array", "v26.06", [], "manifest/options", "FAIL", Is("Killing plugin: \"result.options\" is not an array"), 1);
+defect!(r_option_without_type, "option-no-type", "v26.06", [], "manifest/options/fields", "FAIL", Is("Killing plugin: An option is missing either \"name\", \"description\" or \"type\""), 1);
+defect!(r_option_uppercase_v26, "option-uppercase", "v26.06", [], "manifest/options/name", "FAIL", Is("Killing plugin: Option \"name\" must be lowercase alphanumeric, plus _ or -'"), 1);
+defect!(r_option_uppercase_allowed_v23, "option-uppercase", "v23.02", [], "manifest/options/name", "PASS", Has(""), 0);
+defect!(r_option_pipe_v23, "option-pipe", "v23.02", [], "manifest/options/name", "FAIL", Is("Killing plugin: Option \"name\" may not contain '|'"), 1);
+defect!(r_option_taken_is_fatal_v26, "option-taken", "v26.06", [], "manifest/options/taken", "FAIL", Is("option name 'network' is already taken"), 1);
+defect!(r_option_taken_is_fatal_v23, "option-taken", "v23.02", [], "manifest/options/taken", "FAIL", Is("option name '--network' is already taken"), 1);
+defect!(r_option_twice, "option-duplicate", "v26.06", [], "manifest/options/taken", "FAIL", Is("option name 'greeting' is already taken"), 1);
+defect!(r_option_twice_at_runtime, "option-duplicate", "v26.06", ["--dynamic"], "manifest/options/taken", "FAIL", Is("Killing plugin: Option \"greeting\" already registered"), 1);
+defect!(r_option_deprecated_word_v26, "option-deprecated-bad", "v26.06", [], "manifest/options/deprecated", "FAIL", Is("Killing plugin: \"deprecated\" must be an array of 1 or 2 elements, not soon"), 1);
+defect!(r_option_deprecated_word_v23, "option-deprecated-bad", "v23.02", [], "manifest/options/deprecated", "FAIL", Is("Killing plugin: --extra: invalid \"deprecated\" field soon"), 1);
+defect!(r_option_deprecated_version, "option-deprecated-version", "v26.06", [], "manifest/options/deprecated", "FAIL", Is("Killing plugin: invalid \"deprecated\" start version 25.02"), 1);
+defect!(r_option_multi_string, "option-multi-string", "v26.06", [], "manifest/options/multi", "FAIL", Is("Killing plugin: --extra: invalid \"multi\" field yes"), 1);
+defect!(r_option_dynamic_string, "option-dynamic-string", "v26.06", [], "manifest/options/dynamic", "FAIL", Is("Killing plugin: --extra: invalid \"dynamic\" field yes"), 1);
+defect!(r_option_type_unknown, "option-bad-type", "v26.06", [], "manifest/options/type", "FAIL", Is("Killing plugin: Only \"string\", \"int\", \"bool\", and \"flag\" options are supported"), 1);
+defect!(r_string_conceal_v26, "option-conceal", "v26.06", [], "manifest/options/type", "PASS", Has(""), 0);
+defect!(r_string_conceal_v23, "option-conceal", "v23.02", [], "manifest/options/type", "FAIL", Is("Killing plugin: Only \"string\", \"int\", \"bool\", and \"flag\" options are supported"), 1);
+defect!(r_flag_default_true_v26, "flag-default-true", "v26.06", [], "manifest/options/type", "FAIL", Is("Killing plugin: --extra type flag default must be 'false' not true"), 1);
+defect!(r_flag_default_ignored_v23, "flag-default-true", "v23.02", [], "manifest/options/type", "PASS", Has(""), 0);
+defect!(r_flag_multi_v26, "flag-multi", "v26.06", [], "manifest/options/type", "FAIL", Is("Killing plugin: flag type cannot be multi"), 1);
+defect!(r_flag_multi_v23, "flag-multi", "v23.02", [], "manifest/options/type", "FAIL", Is("Killing plugin: --extra type \"flag\" cannot have multi"), 1);
+defect!(r_bool_multi, "bool-multi", "v26.06", [], "manifest/options/type", "FAIL", Is("Killing plugin: bool type cannot be multi"), 1);
+defect!(r_int_default_not_number_v26, "option-bad-default", "v26.06", [], "manifest/options/default", "FAIL", Is("Killing plugin: Invalid default 'abc': 'abc' is not a number"), 1);
+defect!(r_int_default_not_number_v23, "option-bad-default", "v23.02", [], "manifest/options/default", "FAIL", Is("Killing plugin: default \"abc\" is not a valid int"), 1);
+
+// §5.4: rpcmethods.
+defect!(r_rpcmethods_missing, "rpcmethods-missing", "v26.06", [], "manifest/rpcmethods", "FAIL", Is("Killing plugin: \"result.rpcmethods\" missing"), 1);
+defect!(r_rpcmethods_not_array, "rpcmethods-not-array", "v26.06", [], "manifest/rpcmethods", "FAIL", Is("Killing plugin: \"result.rpcmethods\" is not an array"), 1);
+defect!(r_method_without_name, "method-no-name", "v26.06", [], "manifest/rpcmethods/name", "FAIL", Is("Killing plugin: rpcmethod does not have a string \"name\": {\"usage\":\"\",\"description\":\"nameless\"}"), 1);
+defect!(r_method_without_usage, "method-no-usage", "v26.06", [], "manifest/rpcmethods/usage", "FAIL", Is("Killing plugin: \"usage\" not provided by plugin"), 1);
+defect!(r_method_usage_number, "method-usage-number", "v26.06", [], "manifest/rpcmethods/usage", "FAIL", Is("Killing plugin: \"usage\" is not a string: {\"name\":\"extra\",\"usage\":5,\"description\":\"An extra method\"}"), 1);
+defect!(r_method_without_description_v23, "method-no-description", "v23.02", [], "manifest/rpcmethods/description", "FAIL", Is("Killing plugin: rpcmethod does not have a string \"description\": {\"name\":\"extra\",\"usage\":\"\"}"), 1);
+defect!(r_method_without_description_v26, "method-no-description", "v26.06", [], "manifest/rpcmethods/usage", "PASS", Has(""), 0);
+defect!(r_method_deprecated_word_v23, "method-deprecated-bad", "v23.02", [], "manifest/rpcmethods/deprecated", "FAIL", Is("Killing plugin: extra: invalid \"deprecated\" field soon"), 1);
+defect!(r_method_of_builtin_plugin, "method-builtin-plugin", "v26.06", [], "manifest/rpcmethods/taken", "FAIL", Starts("Killing plugin: Could not register method \"pay\", a method with that name is already registered by plugin /"), 1);
+defect!(r_method_of_lightningd_crashes_it, "method-builtin-command", "v26.06", [], "manifest/rpcmethods/taken", "FAIL", Has("collides with lightningd's built-in command \"getinfo\""), 1);
+defect!(r_method_twice, "method-duplicate", "v26.06", [], "manifest/rpcmethods/taken", "FAIL", Has("Could not register method \"hello\", a method with that name is already registered by plugin /"), 1);
+
+// §5.2 item 11, §5.5, §5.6: subscriptions and hooks.
+defect!(r_subscriptions_not_array, "subscriptions-not-array", "v26.06", [], "manifest/subscriptions", "FAIL", Is("Killing plugin: \"result.subscriptions\" is not an array"), 1);
+defect!(r_subscription_not_string, "subscription-not-string", "v26.06", [], "manifest/subscriptions", "FAIL", Is("Killing plugin: result.subscriptions[1] is not a string: '5'"), 1);
+defect!(r_subscription_typo_warns, "unknown-topic", "v26.06", [], "manifest/topics", "WARN", Is("topic 'connnect' is not a known notification topic"), 0);
+defect!(r_hook_without_name, "hook-no-name", "v26.06", [], "manifest/hooks/name", "FAIL", Is("Killing plugin: no name in hook obj {\"before\":[]}"), 1);
+defect!(r_hook_unknown_v26, "hook-unknown", "v26.06", [], "manifest/hooks/known", "FAIL", Is("Killing plugin: Unknown hook name peer_connect"), 1);
+defect!(r_hook_unknown_v23, "hook-unknown", "v23.02", [], "manifest/hooks/known", "FAIL", Is("Killing plugin: could not register hook 'peer_connect', either the name doesn't exist or another plugin already registered it."), 1);
+defect!(r_hook_twice_v26, "hook-duplicate", "v26.06", [], "manifest/hooks/duplicate", "FAIL", Is("Killing plugin: Registered for hook peer_connected multiple times"), 1);
+defect!(r_hook_twice_v23, "hook-duplicate", "v23.02", [], "manifest/hooks/known", "FAIL", Is("Killing plugin: could not register hook 'peer_connected', either the name doesn't exist or another plugin already registered it."), 1);
+defect!(r_hook_filters_not_allowed, "hook-filters", "v26.06", [], "manifest/hooks/filters", "FAIL", Is("Killing plugin: Hook peer_connected does not allow filters"), 1);
+defect!(r_hook_before_itself, "hook-order", "v26.06", [], "manifest/hooks/order", "FAIL", Is("Killing plugin: Cannot meet required hook dependencies"), 1);
+
+// §1.7, §5.2 item 13: `plugin start`.
+defect!(r_not_dynamic_at_runtime, "not-dynamic", "v26.06", ["--dynamic"], "manifest/dynamic-start", "FAIL", Is("Killing plugin: Not a dynamic plugin"), 1);
+defect!(r_unknown_start_parameter, "", "v26.06", ["--dynamic", "-o", "nope=1"], "manifest/start-params", "FAIL", Is("Killing plugin: unknown parameter nope"), 1);
+
+// §6.2: init answers.
+defect!(r_init_disable, "init-disable", "v26.06", [], "init/disable", "WARN", Is("Killing plugin: disabled itself at init: missing configuration"), 0);
+defect!(r_init_error_accepted, "init-error", "v26.06", [], "init/result", "WARN", Starts("init answered without a result"), 0);
+
+#[test]
+fn r_option_taken_names_the_fatal_start_error() {
+    let run = misbehave("option-taken", "v26.06", &[]);
+    let fatal = run.detail("manifest/options/taken", "lightningd:").unwrap();
+    assert!(fatal.starts_with("error starting plugin '/") && fatal.ends_with("misbehave.py': option name 'network' is already taken"), "{fatal}");
+    assert!(run.stdout.contains("this plugin would stop lightningd itself"));
+}
+
+#[test]
+fn a_kill_skips_what_lightningd_never_reaches() {
+    let run = misbehave("dynamic-string", "v26.06", &["-v"]);
+    assert!(run.stdout.contains("checks not reached: lightningd kills the plugin at manifest/dynamic:"), "{}", run.stdout);
+    assert!(run.check("init/timeout").is_none(), "init was never sent");
+    assert!(run.stdout.contains("\n       init/timeout"));
+}

@@ -1,0 +1,169 @@
+//! The command line's contract: usage errors, exit codes, `list`, the
+//! transcript, spawning as lightningd spawns.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::{fixture, harness, misbehave, Run};
+
+fn script(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn missing_plugin_is_a_usage_error() {
+    let run = Run::from(harness().args(["run", "/nonexistent/plugin"]).output().unwrap());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("plugin '/nonexistent/plugin' not found"), "{}", run.stderr);
+}
+
+#[test]
+fn non_executable_plugin_is_a_usage_error_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("plugin.py");
+    std::fs::write(&p, "print()").unwrap();
+    let run = Run::from(harness().arg("run").arg(&p).output().unwrap());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("is not executable: run `chmod +x"), "{}", run.stderr);
+}
+
+#[test]
+fn no_plugin_at_all_is_a_usage_error() {
+    let run = Run::from(harness().arg("run").output().unwrap());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no plugin given"), "{}", run.stderr);
+}
+
+#[test]
+fn unknown_profile_names_the_known_ones() {
+    let run = Run::from(harness().args(["run", "--cln-version", "v99.1"]).arg(fixture("misbehave.py")).output().unwrap());
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("unknown profile 'v99.1' (known: v23.02, v26.06)"), "{}", run.stderr);
+}
+
+#[test]
+fn bad_option_value_is_a_usage_error_in_lightningds_words() {
+    let run = misbehave("", "v26.06", &["-o", "retries=many"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("--retries=many: 'many' is not a number"), "{}", run.stderr);
+}
+
+#[test]
+fn interpreter_form_runs_a_script() {
+    let run = Run::from(harness().args(["run", "--"]).arg("python3").arg(fixture("misbehave.py")).output().unwrap());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("lightningd would accept this plugin"));
+}
+
+// §1.2: exec failure at start-up is fatal, with lightningd's text.
+#[test]
+fn r_bad_interpreter_cannot_be_executed() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = script(dir.path(), "broken", "#!/nonexistent/interpreter\n");
+    let run = Run::from(harness().arg("run").arg(&p).output().unwrap());
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let (outcome, msg) = run.check("spawn/exec").unwrap();
+    assert_eq!((outcome.as_str(), msg.as_str()), ("FAIL", "opening pipe: No such file or directory"));
+    let fatal = run.detail("spawn/exec", "lightningd:").unwrap();
+    assert!(fatal.starts_with("error starting plugin '") && fatal.ends_with("broken': opening pipe: No such file or directory"), "{fatal}");
+}
+
+#[test]
+fn spawn_environment_and_directory_are_lightningds() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_out = dir.path().join("env.txt");
+    let p = script(
+        dir.path(),
+        "envdump",
+        &format!(
+            "#!/bin/sh\nprintf '%s %s %s %s\\n' \"$LIGHTNINGD_PLUGIN\" \"$LIGHTNINGD_VERSION\" \"$LC_ALL\" \"$PWD\" > {}\nexec python3 {} \"$@\"\n",
+            env_out.display(),
+            fixture("misbehave.py").display()
+        ),
+    );
+    let ldir = dir.path().join("ld");
+    let run = Run::from(harness().args(["run", "--cln-version", "v23.02", "--lightning-dir"]).arg(&ldir).arg(&p).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let env = std::fs::read_to_string(env_out).unwrap();
+    assert_eq!(env.trim(), format!("1 v23.02.2 C {}", ldir.canonicalize().unwrap().display()));
+}
+
+#[test]
+fn list_prints_every_check_with_tiers_per_profile() {
+    let run = Run::from(harness().arg("list").output().unwrap());
+    assert_eq!(run.code, 0);
+    for c in cln_harness::checks::CATALOGUE {
+        assert!(run.stdout.contains(c.id), "{} missing", c.id);
+    }
+    let line = run.stdout.lines().find(|l| l.starts_with("wire/unknown-id")).unwrap();
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(&cols[1..3], ["kill", "must"], "v23.02 kills, v26.06 tolerates: {line}");
+}
+
+#[test]
+fn transcript_records_every_byte_in_lightningds_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.jsonl");
+    let run = Run::from(harness().args(["run", "--cln-version", "v23.02", "--transcript"]).arg(&t).arg(fixture("misbehave.py")).output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&t).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let sent: Vec<&str> = lines.iter().filter(|l| l["dir"] == "to_plugin").filter_map(|l| l["text"].as_str()).collect();
+    // §4.2: v23.02's getmanifest id is numeric; the fixture opts in to
+    // string ids, so init's is a string. Compact JSON, `\n\n` (§2.1).
+    assert!(sent[0].starts_with("{\"jsonrpc\":\"2.0\",\"id\":") && sent[0].contains(",\"method\":\"getmanifest\",\"params\":{\"allow-deprecated-apis\":true}}\n\n"), "{}", sent[0]);
+    assert!(sent[0]["{\"jsonrpc\":\"2.0\",\"id\":".len()..].starts_with(|c: char| c.is_ascii_digit()), "{}", sent[0]);
+    assert!(sent[1].contains("\"id\":\"cln:init#"), "{}", sent[1]);
+    assert!(sent[1].contains("\"options\":{\"greeting\":\"hello\",\"retries\":3},\"configuration\":{\"lightning-dir\":\"/"), "{}", sent[1]);
+    assert!(sent[1].ends_with("\"startup\":true,\"network\":\"regtest\",\"feature_set\":{\"init\":\"08a000080269a2\",\"node\":\"88a000080269a2\",\"channel\":\"\",\"invoice\":\"02000000024100\"}}}\n\n"), "{}", sent[1]);
+    assert!(lines.iter().any(|l| l["dir"] == "from_plugin"));
+    let mut last = 0.0;
+    for l in lines.iter().filter(|l| l.get("dir").is_some()) {
+        let at = l["at_ms"].as_f64().unwrap();
+        assert!(at >= last, "timestamps are ordered");
+        last = at;
+    }
+}
+
+#[test]
+fn options_reach_init_as_lightningd_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.jsonl");
+    let run = Run::from(
+        harness()
+            .args(["run", "-o", "verbose", "-o", "retries=0x10", "-o", "greeting=hi", "--transcript"])
+            .arg(&t)
+            .arg(fixture("misbehave.py"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let text = std::fs::read_to_string(&t).unwrap();
+    // §6.1: ints are copied verbatim, even where JSON forbids it.
+    assert!(text.contains(r#"\"options\":{\"greeting\":\"hi\",\"retries\":0x10,\"verbose\":true}"#), "{text}");
+}
+
+#[test]
+fn nothing_checked_has_its_own_exit_code() {
+    let run = misbehave("exit-before-manifest", "v26.06", &["--only", "init/"]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    assert!(run.stderr.contains("no check ran"), "{}", run.stderr);
+}
+
+#[test]
+fn plugin_and_its_children_are_gone_after_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pidfile = dir.path().join("child.pid");
+    let p = script(
+        dir.path(),
+        "forker",
+        &format!("#!/bin/sh\nsleep 300 &\necho $! > {}\nexec python3 {}\n", pidfile.display(), fixture("misbehave.py").display()),
+    );
+    let run = Run::from(harness().arg("run").arg(&p).env("CLN_HARNESS_DEFECT", "dynamic-string").output().unwrap());
+    assert_eq!(run.code, 1);
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    // The sleeping child shared the plugin's process group: it was killed.
+    let alive = unsafe { libc::kill(pid, 0) } == 0 && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
+    assert!(!alive, "child {pid} survived");
+}
