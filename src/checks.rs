@@ -249,6 +249,19 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Answer init with \"result\": {}."),
     check!("lifecycle/alive", kill, "The plugin keeps running after init (§1.4).",
         "Keep reading stdin after init; exit only on EOF or `shutdown`."),
+    check!("subscriptions/expected", must, "The plugin subscribes to exactly the expected topics (--expect-subscriptions or cln-harness.toml).",
+        "Add the missing topics to \"subscriptions\" and remove the unexpected ones, or update the expectation."),
+    check!("notify/no-reply", |p| Some(if p.parser.kill_on_unknown_id { Tier::Kill } else { Tier::Must }),
+        "The plugin never answers a notification (§3, §7.5): a reply with no id is killed by every lightningd, one with an id is killed by v23.02 and silently dropped since v23.11.",
+        "Do not write anything in response to a message that has no \"id\"."),
+    check!("notify/handler-errors", info, "Handling a notification logs no error and no traceback (§7.5).",
+        "Read the logged error: a v23.02-era handler reading params.id meets v26's wrapped params.connect.id."),
+    check!("notify/alive", kill, "The plugin survives every notification it subscribed to, including ones with fields lightningd may add (§1.4, §7.2).",
+        "Tolerate unknown fields, and catch errors in notification handlers."),
+    check!("shutdown/exit", must, "A plugin subscribed to `shutdown` exits within lightningd's grace period after receiving it (§11).",
+        "Exit promptly when the `shutdown` notification arrives."),
+    check!("shutdown/eof", must, "A plugin not subscribed to `shutdown` exits when lightningd closes its stdin (§11): no signal follows, so one that ignores EOF outlives the node.",
+        "Treat EOF on stdin as the end: exit."),
 ];
 
 #[cfg(test)]

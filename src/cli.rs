@@ -83,6 +83,24 @@ struct RunArgs {
     #[arg(long, default_value_t = 200, value_name = "MS")]
     settle_ms: u64,
 
+    /// Milliseconds to watch for a reply after each notification.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    quiet_ms: u64,
+
+    /// Seconds a plugin subscribed to `shutdown` may take to exit
+    /// [default: lightningd's 30].
+    #[arg(long, value_name = "SECS")]
+    shutdown_timeout: Option<f64>,
+
+    /// Milliseconds a plugin may take to exit once its stdin closes.
+    #[arg(long, default_value_t = 2000, value_name = "MS")]
+    grace_ms: u64,
+
+    /// The exact topics the plugin must subscribe to, comma-separated.
+    /// Overrides `[expect] subscriptions` in ./cln-harness.toml.
+    #[arg(long, value_name = "TOPICS", value_delimiter = ',')]
+    expect_subscriptions: Option<Vec<String>>,
+
     /// Report only checks whose id starts with PREFIX (repeatable). If none
     /// of them runs, the exit code says so.
     #[arg(long, value_name = "PREFIX")]
@@ -91,6 +109,34 @@ struct RunArgs {
     /// Also show the plugin's log messages and every skipped check.
     #[arg(short, long)]
     verbose: bool,
+}
+
+/// Per-repository settings, so a plugin's CI needs no flags.
+const CONFIG_FILE: &str = "cln-harness.toml";
+
+#[derive(serde::Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default)]
+    expect: Expect,
+}
+
+#[derive(serde::Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct Expect {
+    subscriptions: Option<Vec<String>>,
+}
+
+impl Config {
+    /// The file's settings; `None` when there is no file.
+    fn load(path: &std::path::Path) -> Result<Option<Config>, String> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+        };
+        toml::from_str(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
+    }
 }
 
 /// Runs the command line; returns the process exit code.
@@ -132,6 +178,27 @@ fn run(args: RunArgs) -> i32 {
         .strict(args.strict);
     for o in &args.options {
         harness = harness.option(o);
+    }
+    harness = harness.quiet(Duration::from_millis(args.quiet_ms)).grace(Duration::from_millis(args.grace_ms));
+    if let Some(t) = args.shutdown_timeout {
+        if !(t > 0.0 && t.is_finite()) {
+            eprintln!("error: --shutdown-timeout must be a positive number of seconds, not {t}");
+            return EXIT_USAGE;
+        }
+        harness = harness.shutdown_timeout(Duration::from_secs_f64(t));
+    }
+    let expected = match &args.expect_subscriptions {
+        Some(topics) => Some(topics.clone()),
+        None => match Config::load(std::path::Path::new(CONFIG_FILE)) {
+            Ok(c) => c.and_then(|c| c.expect.subscriptions),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    if let Some(topics) = expected {
+        harness = harness.expect_subscriptions(topics);
     }
     for p in &args.only {
         harness = harness.only(p);

@@ -28,6 +28,7 @@ pub mod events;
 mod init;
 pub mod jsmn;
 pub mod manifest;
+pub mod notify;
 pub mod process;
 pub mod profile;
 pub mod report;

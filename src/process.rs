@@ -31,6 +31,7 @@ pub enum Output {
     Stdout(Instant, Vec<u8>),
     StdoutEof(Instant),
     Stderr(Instant, Vec<u8>),
+    StderrEof(Instant),
 }
 
 /// A running plugin.
@@ -161,9 +162,7 @@ fn pump(mut from: impl Read + Send + 'static, to: Sender<Output>, stdout: bool) 
         loop {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => {
-                    if stdout {
-                        let _ = to.send(Output::StdoutEof(Instant::now()));
-                    }
+                    let _ = to.send(if stdout { Output::StdoutEof(Instant::now()) } else { Output::StderrEof(Instant::now()) });
                     return;
                 }
                 Ok(n) => {

@@ -14,6 +14,7 @@ use crate::error::Error;
 
 static PROFILES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/profiles");
 static RPC: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/rpc");
+static NOTIFICATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/notifications");
 
 /// When request ids are strings (§4).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -67,6 +68,15 @@ pub struct LogRules {
 }
 
 #[derive(Clone, Debug, Deserialize)]
+pub struct NotificationRules {
+    pub wildcard: bool,
+    pub wildcard_excludes: Vec<String>,
+    pub copy_per_subscription: bool,
+    pub single_delivery: Vec<String>,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
 struct ProfileFile {
     name: String,
     version: String,
@@ -76,6 +86,7 @@ struct ProfileFile {
     manifest: ManifestRules,
     init: InitRules,
     log: LogRules,
+    notifications: NotificationRules,
 }
 
 /// One lightningd release: its switches and the names it already owns.
@@ -92,6 +103,7 @@ pub struct Profile {
     pub manifest: ManifestRules,
     pub init: InitRules,
     pub log: LogRules,
+    pub delivery: NotificationRules,
     /// Long options already registered when a plugin's manifest is read.
     pub taken_options: BTreeSet<String>,
     /// Commands lightningd itself registers (a clash crashes it, §5.4).
@@ -101,6 +113,9 @@ pub struct Profile {
     /// Topics built-in plugins declare: subscribing draws no warning.
     pub builtin_topics: BTreeSet<String>,
     pub hooks: BTreeSet<String>,
+    /// Native topics, each with the message lightningd sends for it
+    /// (without its `\n\n`), from `fixtures/notifications/<profile>/`.
+    pub notifications: BTreeMap<String, Vec<u8>>,
     pub native_topics: BTreeSet<String>,
 }
 
@@ -141,6 +156,21 @@ impl Profile {
                 .map(str::to_owned)
                 .collect()
         };
+        let notifications: BTreeMap<String, Vec<u8>> = NOTIFICATIONS
+            .get_dir(name)
+            .map(|d| {
+                d.files()
+                    .filter_map(|f| {
+                        let topic = f.path().file_stem()?.to_str()?.to_owned();
+                        let mut bytes = f.contents().to_vec();
+                        while bytes.last() == Some(&b'\n') {
+                            bytes.pop();
+                        }
+                        Some((topic, bytes))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let builtin_plugin_methods = text("builtin-plugin-methods.tsv")
             .lines()
             .filter_map(|l| {
@@ -157,12 +187,14 @@ impl Profile {
             manifest: file.manifest,
             init: file.init,
             log: file.log,
+            delivery: file.notifications,
             taken_options: lines("lightningd-options.txt"),
             builtin_commands: lines("builtin-commands.txt"),
             builtin_plugin_methods,
             builtin_topics: lines("builtin-plugin-topics.txt"),
             hooks: lines("hooks.txt"),
-            native_topics: lines("native-topics.txt"),
+            native_topics: notifications.keys().cloned().collect(),
+            notifications,
         })
     }
 
@@ -204,6 +236,9 @@ mod tests {
             let p = Profile::load(&n).unwrap();
             assert_eq!(p.name, n);
         }
+        // PROTOCOL.md §7.1: 22 native topics now, 16 in v23.02.
+        assert_eq!(Profile::load("v26.06").unwrap().native_topics.len(), 22);
+        assert_eq!(Profile::load("v23.02").unwrap().native_topics.len(), 16);
     }
 
     #[test]

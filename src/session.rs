@@ -44,6 +44,9 @@ pub struct Harness {
     lightning_dir: Option<PathBuf>,
     network: String,
     only: Vec<String>,
+    quiet: Duration,
+    shutdown_timeout: Option<Duration>,
+    expect_subscriptions: Option<Vec<String>>,
 }
 
 impl Harness {
@@ -63,7 +66,36 @@ impl Harness {
             lightning_dir: None,
             network: "regtest".to_owned(),
             only: Vec::new(),
+            quiet: Duration::from_millis(100),
+            shutdown_timeout: None,
+            expect_subscriptions: None,
         }
+    }
+
+    /// How long to watch for a reply after each notification (default
+    /// 100 ms): any answer in that window fails `notify/no-reply`.
+    pub fn quiet(mut self, t: Duration) -> Self {
+        self.quiet = t;
+        self
+    }
+
+    /// How long a plugin subscribed to `shutdown` may take to exit
+    /// (default: lightningd's 30 s).
+    pub fn shutdown_timeout(mut self, t: Duration) -> Self {
+        self.shutdown_timeout = Some(t);
+        self
+    }
+
+    /// How long a plugin may take to exit once its stdin closes (default 2 s).
+    pub fn grace(mut self, t: Duration) -> Self {
+        self.grace = t;
+        self
+    }
+
+    /// The exact set of topics the plugin must subscribe to.
+    pub fn expect_subscriptions<I: IntoIterator<Item = S>, S: Into<String>>(mut self, topics: I) -> Self {
+        self.expect_subscriptions = Some(topics.into_iter().map(Into::into).collect());
+        self
     }
 
     /// Reports only checks whose id starts with one of these prefixes
@@ -142,7 +174,7 @@ impl Harness {
     /// Runs the plugin, telling `sinks` everything as it happens.
     pub fn run_with(&self, sinks: &mut [&mut dyn Sink]) -> Result<Report, Error> {
         let profile = Profile::load(&self.profile)?;
-        let program = resolve_program(&self.program, self.args.is_empty())?;
+        let program = resolve_program(&self.program, &self.args)?;
         let temp;
         let dir = match &self.lightning_dir {
             Some(d) => {
@@ -163,24 +195,27 @@ impl Harness {
     }
 }
 
-/// Finds the program as `execvp` would, and refuses what cannot run.
-fn resolve_program(program: &OsString, is_plugin_file: bool) -> Result<PathBuf, Error> {
+/// The program to execute and the path lightningd would know the plugin by.
+struct Program {
+    exec: PathBuf,
+    /// The plugin's canonical path: the file itself, or for
+    /// `-- INTERPRETER SCRIPT`, the script.
+    plugin: PathBuf,
+}
+
+/// Finds the program and refuses what cannot run. A plugin file is taken
+/// as a path, as `--plugin=PATH` is; an interpreter is looked up in PATH.
+fn resolve_program(program: &OsString, args: &[OsString]) -> Result<Program, Error> {
     use std::os::unix::fs::PermissionsExt;
     if program.is_empty() {
         return Err(Error::NoPlugin);
     }
-    let p = PathBuf::from(program);
-    let candidate = if p.components().count() > 1 || !is_plugin_file || p.exists() {
-        if p.components().count() == 1 && !p.exists() {
-            which(&p).unwrap_or(p)
-        } else {
-            p
-        }
-    } else {
-        p
-    };
-    let meta = std::fs::metadata(&candidate).map_err(|e| Error::PluginNotFound {
-        path: candidate.clone(),
+    let given = PathBuf::from(program);
+    let interpreter = !args.is_empty();
+    let found = if interpreter && given.components().count() == 1 { which(&given).unwrap_or(given) } else { given };
+    let exec = found.clone();
+    let meta = std::fs::metadata(&exec).map_err(|e| Error::PluginNotFound {
+        path: exec.clone(),
         hint: if e.kind() == std::io::ErrorKind::NotFound {
             "check the path (relative paths start from the current directory)".into()
         } else {
@@ -188,9 +223,19 @@ fn resolve_program(program: &OsString, is_plugin_file: bool) -> Result<PathBuf, 
         },
     })?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-        return Err(Error::PluginNotExecutable { path: candidate });
+        return Err(Error::PluginNotExecutable { path: exec });
     }
-    candidate.canonicalize().map_err(|source| Error::Io { context: format!("cannot resolve {}", candidate.display()), source })
+    let canonical = |p: &Path| p.canonicalize().map_err(|source| Error::Io { context: format!("cannot resolve {}", p.display()), source });
+    let exec = canonical(&exec)?;
+    let script = args.first().map(PathBuf::from).filter(|p| p.is_file());
+    let plugin = match script {
+        Some(s) => canonical(&s)?,
+        None => exec.clone(),
+    };
+    // Keep the interpreter's name as found (python3, not python3.11): some
+    // interpreters look at argv[0].
+    let exec = if interpreter { found } else { exec };
+    Ok(Program { exec, plugin })
 }
 
 fn which(name: &Path) -> Option<PathBuf> {
@@ -214,7 +259,7 @@ struct Pending {
 struct Session<'h, 's, 'd> {
     h: &'h Harness,
     profile: Profile,
-    program: PathBuf,
+    program: Program,
     dir: PathBuf,
     sinks: &'s mut [&'d mut dyn Sink],
     start: Instant,
@@ -229,11 +274,18 @@ struct Session<'h, 's, 'd> {
     log: Vec<LogLine>,
     stderr: Vec<u8>,
     stdout_eof: bool,
+    stderr_eof: bool,
     stop_reason: Option<String>,
+    /// The notification whose quiet window is open, for attribution.
+    current: Option<String>,
+    handler_errors: Vec<(String, String)>,
+    /// Checks this run cannot apply (e.g. shutdown/exit without the
+    /// subscription).
+    not_applicable: Vec<&'static str>,
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
-    fn new(h: &'h Harness, profile: Profile, program: PathBuf, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
+    fn new(h: &'h Harness, profile: Profile, program: Program, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
         let decoder = Decoder::new(&profile.parser);
         let string_ids = profile.string_ids == StringIds::Always;
         // Ids come from one node-wide counter: never 0 for this plugin, and
@@ -257,7 +309,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             log: Vec::new(),
             stderr: Vec::new(),
             stdout_eof: false,
+            stderr_eof: false,
             stop_reason: None,
+            current: None,
+            handler_errors: Vec::new(),
+            not_applicable: Vec::new(),
         }
     }
 
@@ -279,8 +335,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         if !self.h.only.is_empty() && !self.h.only.iter().any(|p| id.starts_with(p.as_str())) {
             return false;
         }
+        if self.not_applicable.contains(&id) {
+            return false;
+        }
         let dynamic_only = matches!(id, "manifest/start-params" | "manifest/dynamic-start");
-        checks::find(id).and_then(|c| c.tier_for(&self.profile)).is_some() && (!dynamic_only || self.h.dynamic)
+        let expectation_only = id == "subscriptions/expected";
+        checks::find(id).and_then(|c| c.tier_for(&self.profile)).is_some()
+            && (!dynamic_only || self.h.dynamic)
+            && (!expectation_only || self.h.expect_subscriptions.is_some())
     }
 
     fn recorded(&self, id: &str) -> bool {
@@ -288,10 +350,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     fn record(&mut self, id: &'static str, outcome: Outcome, message: String, effect: Option<Effect>, latency: Option<Duration>) {
+        self.record_as(id, self.tier(id), outcome, message, effect, latency);
+    }
+
+    fn record_as(&mut self, id: &'static str, tier: Tier, outcome: Outcome, message: String, effect: Option<Effect>, latency: Option<Duration>) {
         if !self.applies(id) || self.recorded(id) {
             return;
         }
-        let tier = self.tier(id);
         let hint = matches!(outcome, Outcome::Fail | Outcome::Warn).then(|| checks::find(id).map(|c| c.hint.to_owned())).flatten();
         let r = CheckResult { id, tier, outcome, message, effect, hint, latency };
         self.results.push(r.clone());
@@ -304,7 +369,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// A finding: its outcome follows from the tier.
     fn finding(&mut self, f: &Finding) {
-        let tier = self.tier(f.check);
+        self.finding_as(f, self.tier(f.check));
+    }
+
+    /// A finding whose tier depends on what was found, not only on the check.
+    fn finding_as(&mut self, f: &Finding, tier: Tier) {
         let outcome = match tier {
             Tier::Kill | Tier::Must => Outcome::Fail,
             Tier::Robust if self.h.strict => Outcome::Fail,
@@ -315,7 +384,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             Effect::Disabled => format!("Killing plugin: {}", wire::sanitize(&f.reason)),
             _ => wire::sanitize(&f.reason),
         };
-        self.record(f.check, outcome, message, Some(f.effect.clone()), None);
+        self.record_as(f.check, tier, outcome, message, Some(f.effect.clone()), None);
         match &f.effect {
             Effect::Kill if tier == Tier::Kill => {
                 self.verdict = Verdict::Killed { check: f.check.into(), reason: f.reason.clone() };
@@ -356,7 +425,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     fn run(&mut self) -> Result<Report, Error> {
-        let plugin = self.program.display().to_string();
+        let plugin = self.program.plugin.display().to_string();
         self.emit(Event::RunStarted { plugin: plugin.clone(), profile: self.profile.name.clone(), version: self.profile.version.clone() });
 
         let rpc_path = self.dir.join("lightning-rpc");
@@ -364,7 +433,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.start).map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
 
         let spec = Spawn {
-            program: self.program.clone(),
+            program: self.program.exec.clone(),
             args: self.h.args.clone(),
             env: vec![
                 ("LIGHTNINGD_PLUGIN".into(), "1".into()),
@@ -389,6 +458,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.pass("spawn/exec", format!("started as pid {} in {}", proc.pid(), self.dir.display()));
 
         self.handshake(&mut proc, &plugin);
+        if self.stop_reason.is_none() {
+            self.expectations();
+            self.notifications(&mut proc);
+        }
         self.stop(&mut proc);
         Ok(self.finish(Some(&mut proc), &rpc))
     }
@@ -404,7 +477,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             None => return,
         };
 
-        let shortname = self.program.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let shortname = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let start_params: Vec<String> = self.h.options.iter().map(|o| o.name.clone()).collect();
         let cx = manifest::Context {
             profile: &self.profile,
@@ -474,7 +547,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
         // After init the plugin must keep running (§1.4).
         let until = Instant::now() + self.h.settle;
-        if self.pump(proc, until) {
+        let exited = self.pump(proc, until);
+        if self.stop_reason.is_some() {
+            return;
+        }
+        if exited {
             self.finding(&Finding::kill("lifecycle/alive", "exited during normal operation"));
         } else {
             self.pass("lifecycle/alive", format!("still running {} ms after init", self.h.settle.as_millis()));
@@ -492,10 +569,23 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         while !self.stdout_eof && self.stop_reason.is_none() {
             let Some(out) = proc.next_output(deadline) else { break };
             if let Some(Waited::Killed(f)) = self.take_output(out, None) {
-                self.finding(&f);
+                self.killed(f);
             }
         }
         self.stdout_eof
+    }
+
+    /// A kill, attributed to the notification being handled, if any: a
+    /// reply without id to a notification is a malformed notification to
+    /// lightningd (§3), and `notify/no-reply` at kill tier.
+    fn killed(&mut self, f: Finding) {
+        if let (Some(topic), "wire/notification") = (self.current.clone(), f.check) {
+            self.finding_as(
+                &Finding { check: "notify/no-reply", reason: format!("{} (a reply to the '{topic}' notification)", f.reason), effect: Effect::Kill },
+                Tier::Kill,
+            );
+        }
+        self.finding(&f);
     }
 
     /// Handles one piece of output. Returns a verdict when it ends a wait.
@@ -514,6 +604,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             Output::StdoutEof(_) => {
                 self.stdout_eof = true;
                 Some(Waited::Exited)
+            }
+            Output::StderrEof(_) => {
+                self.stderr_eof = true;
+                None
             }
             Output::Stdout(at, bytes) => {
                 let at_ms = self.ms(at);
@@ -554,6 +648,18 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         None => format!("a response to no pending request (id {id})"),
                     }
                 };
+                if let Some(topic) = self.current.clone() {
+                    let reason = format!("Received a JSON-RPC response for non-existent request '{id}'");
+                    if self.profile.parser.kill_on_unknown_id {
+                        return Some(Waited::Killed(Finding::kill("notify/no-reply", reason)));
+                    }
+                    self.finding(&Finding {
+                        check: "notify/no-reply",
+                        reason: format!("replied to the '{topic}' notification, which has no id (lightningd ignores the reply): {}", m.text()),
+                        effect: Effect::Ignored,
+                    });
+                    return None;
+                }
                 if self.profile.parser.kill_on_unknown_id {
                     return Some(Waited::Killed(Finding::kill("wire/unknown-id", format!("Received a JSON-RPC response for non-existent request '{id}'"))));
                 }
@@ -588,6 +694,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
             };
             let message = serde_json::from_slice::<String>(msg.full()).unwrap_or_else(|_| msg.text());
+            if let Some(topic) = &self.current {
+                let bad_level = matches!(level.as_str(), "warn" | "unusual" | "error" | "broken");
+                if bad_level || message.contains("Traceback") {
+                    self.handler_errors.push((topic.clone(), message.clone()));
+                }
+            }
             self.log.push(LogLine { at_ms, level, message });
             return None;
         }
@@ -684,26 +796,121 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
-    /// Ends the plugin's life as lightningd's shutdown does for a plugin
-    /// not subscribed to `shutdown`: close its pipes; then, after a grace
-    /// period, kill the whole process group.
+    fn subscriptions(&self) -> Vec<String> {
+        self.manifest.as_ref().map(|m| m.subscriptions.clone()).unwrap_or_default()
+    }
+
+    /// `subscriptions/expected`: the exact set, missing and unexpected
+    /// topics reported apart.
+    fn expectations(&mut self) {
+        let Some(expected) = self.h.expect_subscriptions.clone() else { return };
+        let got = self.subscriptions();
+        let missing: Vec<&String> = expected.iter().filter(|t| !got.contains(t)).collect();
+        let unexpected: Vec<&String> = got.iter().filter(|t| !expected.contains(t)).collect();
+        if missing.is_empty() && unexpected.is_empty() {
+            self.pass("subscriptions/expected", format!("subscribes to exactly: {}", list(&expected)));
+            return;
+        }
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("missing: {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        if !unexpected.is_empty() {
+            parts.push(format!("unexpected: {}", unexpected.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        self.finding(&Finding { check: "subscriptions/expected", reason: parts.join("; "), effect: Effect::Ignored });
+    }
+
+    /// Sends every subscribed topic (§7), watching a quiet window after each.
+    fn notifications(&mut self, proc: &mut PluginProcess) {
+        let plan = crate::notify::plan(&self.profile, &self.subscriptions());
+        let sent = plan.len();
+        for n in plan {
+            let label = if n.extra_field { format!("{} (with an extra field)", n.topic) } else { n.topic.clone() };
+            self.current = Some(label.clone());
+            self.send(proc, n.bytes);
+            let until = Instant::now() + self.h.quiet;
+            if self.pump(proc, until) && self.stop_reason.is_none() {
+                self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (after the '{label}' notification)")));
+            }
+            self.current = None;
+            if self.stop_reason.is_some() {
+                return;
+            }
+        }
+        let topics: std::collections::BTreeSet<String> = crate::notify::plan(&self.profile, &self.subscriptions()).into_iter().map(|n| n.topic).collect();
+        let what = if sent == 0 { "no subscribed topic to send".to_owned() } else { format!("{sent} notifications: {}", topics.into_iter().collect::<Vec<_>>().join(", ")) };
+        self.pass("notify/no-reply", format!("no reply to {what}"));
+        self.pass("notify/alive", format!("survived {what}"));
+        if self.handler_errors.is_empty() {
+            self.pass("notify/handler-errors", "no error logged while handling notifications");
+        } else {
+            let first = &self.handler_errors[0];
+            let reason = format!(
+                "{} error line(s) logged while handling notifications; first, after '{}': {}",
+                self.handler_errors.len(),
+                first.0,
+                first.1.lines().last().unwrap_or("")
+            );
+            self.finding(&Finding { check: "notify/handler-errors", reason, effect: Effect::Logged });
+        }
+    }
+
+    /// Ends the plugin's life as lightningd's shutdown does (§11): a
+    /// subscriber to `shutdown` gets it and the grace period to exit; any
+    /// other plugin sees its stdin close. Then the whole process group is
+    /// killed, whatever happened.
     fn stop(&mut self, proc: &mut PluginProcess) {
-        let killed = self.stop_reason.is_some();
-        proc.close_stdin();
-        if !killed {
-            let deadline = Instant::now() + self.h.grace;
-            while !self.stdout_eof {
-                let Some(out) = proc.next_output(deadline) else { break };
-                if let Some(Waited::Killed(f)) = self.take_output(out, None) {
-                    self.finding(&f);
-                    break;
+        let alive = self.stop_reason.is_none() && !self.stdout_eof;
+        let subscribed = crate::notify::copies(&self.profile, &self.subscriptions(), "shutdown") > 0;
+        self.not_applicable.push(if subscribed { "shutdown/eof" } else { "shutdown/exit" });
+        if alive {
+            if subscribed {
+                let grace = self.h.shutdown_timeout.unwrap_or(Duration::from_secs(self.profile.delivery.shutdown_grace_secs));
+                if let Some(bytes) = crate::notify::message(&self.profile, "shutdown") {
+                    self.current = Some("shutdown".into());
+                    self.send(proc, bytes);
+                }
+                let sent = Instant::now();
+                let exited = self.pump(proc, sent + grace);
+                self.current = None;
+                if exited {
+                    let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                    self.record("shutdown/exit", Outcome::Pass, format!("exited {ms:.1} ms after `shutdown`"), None, Some(sent.elapsed()));
+                } else if self.stop_reason.is_none() {
+                    let name = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+                    self.finding(&Finding {
+                        check: "shutdown/exit",
+                        reason: format!("{name}: failed to self-terminate in time, killing. (still running {:.1} s after `shutdown`)", grace.as_secs_f64()),
+                        effect: Effect::Logged,
+                    });
+                }
+            } else {
+                proc.close_stdin();
+                let closed = Instant::now();
+                let exited = self.pump(proc, closed + self.h.grace);
+                if exited {
+                    self.pass("shutdown/eof", format!("exited {:.1} ms after its stdin closed", closed.elapsed().as_secs_f64() * 1000.0));
+                } else if self.stop_reason.is_none() {
+                    self.finding(&Finding {
+                        check: "shutdown/eof",
+                        reason: format!(
+                            "still running {:.1} s after lightningd closed its stdin; lightningd sends no signal, so it would outlive the node",
+                            self.h.grace.as_secs_f64()
+                        ),
+                        effect: Effect::Ignored,
+                    });
                 }
             }
         }
+        proc.close_stdin();
         proc.kill();
-        // Collect what is still in the pipes (the tail of stderr).
-        while let Some(out) = proc.try_output() {
-            if let Output::Stderr(..) = out {
+        // Collect what is still in the pipes (the tail of stderr), briefly:
+        // a child that left the process group may hold them open.
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while !self.stderr_eof {
+            let Some(out) = proc.next_output(deadline) else { break };
+            if matches!(out, Output::Stderr(..) | Output::StderrEof(_)) {
                 self.take_output(out, None);
             }
         }
@@ -754,7 +961,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         checks.sort_by_key(|c| order(c.id));
         let stderr_tail = tail_lines(&self.stderr, 20);
         let report = Report {
-            plugin: self.program.display().to_string(),
+            plugin: self.program.plugin.display().to_string(),
             profile: self.profile.name.clone(),
             lightningd_version: self.profile.version.clone(),
             verdict: self.verdict.clone(),

@@ -368,3 +368,71 @@ mod tests {
         assert_eq!(d.feed(b"}").len(), 1);
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::profile::Profile;
+    use proptest::prelude::*;
+
+    fn message() -> impl Strategy<Value = String> {
+        let text = "[a-z\u{e9}\u{4e2d}\u{1f600} \\n{}:,\"\\\\]{0,12}";
+        (0u64..1000, text, proptest::bool::ANY).prop_map(|(id, s, notify)| {
+            let s = serde_json::to_string(&s).unwrap();
+            if notify {
+                format!(r#"{{"jsonrpc":"2.0","method":"log","params":{{"level":"info","message":{s}}}}}"#)
+            } else {
+                format!(r#"{{ "jsonrpc" : "2.0", "id" : {id},
+  "result" : {{"nested": [1, -2.5e3, true, null, {{"k": {s}}}]}} }}"#)
+            }
+        })
+    }
+
+    fn decode(profile: &str, stream: &[u8], cuts: &[usize]) -> Vec<String> {
+        let mut d = Decoder::new(&Profile::load(profile).unwrap().parser);
+        let mut out = Vec::new();
+        let mut last = 0;
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (stream.len() + 1)).collect();
+        points.sort();
+        points.push(stream.len());
+        for p in points {
+            for inc in d.feed(&stream[last..p]) {
+                out.push(match inc {
+                    Incoming::Message(m) => m.text(),
+                    Incoming::Kill(k) => format!("kill {}", k.check),
+                });
+            }
+            last = p;
+        }
+        out
+    }
+
+    proptest! {
+        /// Any split of a valid stream decodes to the same messages (§2.2).
+        #[test]
+        fn any_split_decodes_the_same(msgs in proptest::collection::vec(message(), 1..6), seps in proptest::collection::vec("[ \n]{0,3}", 6), cuts in proptest::collection::vec(0usize..4096, 0..12)) {
+            let stream: String = msgs.iter().zip(seps.iter().cycle()).map(|(m, s)| format!("{m}{s}")).collect();
+            for profile in ["v26.06", "v23.02"] {
+                let whole = decode(profile, stream.as_bytes(), &[]);
+                prop_assert_eq!(whole.len(), msgs.len());
+                prop_assert_eq!(&decode(profile, stream.as_bytes(), &cuts), &whole);
+            }
+        }
+
+        /// Arbitrary bytes never panic the decoder, in any chunking.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048), cuts in proptest::collection::vec(0usize..2048, 0..8)) {
+            for profile in ["v26.06", "v23.02"] {
+                let _ = decode(profile, &bytes, &cuts);
+            }
+        }
+
+        /// JSON-ish bytes (the alphabet jsmn cares about) never panic either.
+        #[test]
+        fn jsonish_bytes_never_panic(s in "[{}\\[\\]\":, \n\\\\0-9a-fntu\\x00-]{0,300}", cuts in proptest::collection::vec(0usize..300, 0..8)) {
+            for profile in ["v26.06", "v23.02"] {
+                let _ = decode(profile, s.as_bytes(), &cuts);
+            }
+        }
+    }
+}

@@ -2,6 +2,7 @@
 //! One test binary with modules keeps link time low.
 
 mod defects;
+mod notifications;
 mod plugins;
 mod usage;
 
