@@ -99,7 +99,7 @@ fn main() {
     let warmups = if bench { WARMUPS } else { 0 };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
 
-    println!("cln-harness start-up benchmark: {iters} iterations per mode after {warmups} warm-ups, modes interleaved");
+    println!("cln-harness start-up benchmark: {iters} iteration(s) per mode after {warmups} warm-up(s), modes interleaved");
     println!("driver = bare handshake by a minimal lightningd; harness = Harness::run() with settle 0");
 
     let mut measured = 0;

@@ -258,6 +258,8 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Read the logged error: a v23.02-era handler reading params.id meets v26's wrapped params.connect.id."),
     check!("notify/alive", kill, "The plugin survives every notification it subscribed to, including ones with fields lightningd may add (§1.4, §7.2).",
         "Tolerate unknown fields, and catch errors in notification handlers."),
+    check!("scenario/steps", must, "Every step of the --scenario file holds: expected log lines and RPC calls happen, forwarded calls are answered as expected.",
+        "Read the first failing step; the plugin's log and RPC calls are listed below the checks."),
     check!("shutdown/exit", must, "A plugin subscribed to `shutdown` exits within lightningd's grace period after receiving it (§11).",
         "Exit promptly when the `shutdown` notification arrives."),
     check!("shutdown/eof", must, "A plugin not subscribed to `shutdown` exits when lightningd closes its stdin (§11): no signal follows, so one that ignores EOF outlives the node.",

@@ -47,7 +47,8 @@ struct RunArgs {
     #[arg(last = true)]
     rest: Vec<OsString>,
 
-    /// The lightningd release to play.
+    /// The lightningd release to play, or `all` for every profile and a
+    /// compatibility matrix.
     #[arg(long = "cln-version", default_value = Profile::DEFAULT, value_name = "VERSION")]
     cln_version: String,
 
@@ -100,6 +101,11 @@ struct RunArgs {
     /// Overrides `[expect] subscriptions` in ./cln-harness.toml.
     #[arg(long, value_name = "TOPICS", value_delimiter = ',')]
     expect_subscriptions: Option<Vec<String>>,
+
+    /// Run these scripted steps after init instead of sending every
+    /// subscribed topic (format: fixtures/scenarios/scenario.schema.json).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
 
     /// Report only checks whose id starts with PREFIX (repeatable). If none
     /// of them runs, the exit code says so.
@@ -200,6 +206,15 @@ fn run(args: RunArgs) -> i32 {
     if let Some(topics) = expected {
         harness = harness.expect_subscriptions(topics);
     }
+    if let Some(path) = &args.scenario {
+        match cln_harness::Scenario::load(path) {
+            Ok(s) => harness = harness.scenario(s),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        }
+    }
     for p in &args.only {
         harness = harness.only(p);
     }
@@ -207,33 +222,72 @@ fn run(args: RunArgs) -> i32 {
         harness = harness.lightning_dir(d);
     }
 
-    let mut human = Human::new(anstream::AutoStream::auto(std::io::stdout())).verbose(args.verbose);
-    let mut transcript = match &args.transcript {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Some(Transcript::new(std::io::BufWriter::new(f))),
+    let profiles = if args.cln_version == "all" { Profile::names().into_iter().rev().collect() } else { vec![args.cln_version.clone()] };
+    let mut reports = Vec::new();
+    for (i, profile) in profiles.iter().enumerate() {
+        if i > 0 {
+            println!();
+        }
+        let mut human = Human::new(anstream::AutoStream::auto(std::io::stdout())).verbose(args.verbose);
+        let mut transcript = match &args.transcript {
+            Some(path) => {
+                // One transcript per profile when running several.
+                let path = if profiles.len() > 1 { suffixed(path, profile) } else { path.clone() };
+                match std::fs::File::create(&path) {
+                    Ok(f) => Some(Transcript::new(std::io::BufWriter::new(f))),
+                    Err(e) => {
+                        eprintln!("error: {}", cln_harness::Error::Transcript { path, source: e });
+                        return EXIT_USAGE;
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut human];
+        if let Some(t) = transcript.as_mut() {
+            sinks.push(t);
+        }
+        match harness.clone().profile(profile).run_with(&mut sinks) {
+            Ok(report) => reports.push(report),
             Err(e) => {
-                eprintln!("error: {}", cln_harness::Error::Transcript { path: path.clone(), source: e });
+                eprintln!("error: {e}");
                 return EXIT_USAGE;
             }
-        },
-        None => None,
-    };
-    let mut sinks: Vec<&mut dyn Sink> = vec![&mut human];
-    if let Some(t) = transcript.as_mut() {
-        sinks.push(t);
+        }
     }
-    let result = harness.run_with(&mut sinks);
-    match result {
-        Ok(report) if report.nothing_ran() => {
-            eprintln!("error: no check ran, so nothing was proven");
-            EXIT_NOTHING_RAN
+    if reports.len() > 1 {
+        matrix(&reports);
+    }
+    if reports.iter().any(|r| r.failed()) {
+        EXIT_FAILED
+    } else if reports.iter().all(|r| r.nothing_ran()) {
+        eprintln!("error: no check ran, so nothing was proven");
+        EXIT_NOTHING_RAN
+    } else {
+        EXIT_OK
+    }
+}
+
+fn suffixed(path: &std::path::Path, profile: &str) -> PathBuf {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = path.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    path.with_file_name(format!("{stem}.{profile}{ext}"))
+}
+
+/// Checks × profiles: where the same plugin fares differently.
+fn matrix(reports: &[cln_harness::Report]) {
+    let mut out = std::io::stdout().lock();
+    let header: Vec<String> = reports.iter().map(|r| format!("{:<8}", r.profile)).collect();
+    let _ = writeln!(out, "\ncompatibility: {:<26} {}", "", header.join(" "));
+    for c in CATALOGUE {
+        let cells: Vec<String> = reports
+            .iter()
+            .map(|r| format!("{:<8}", r.check(c.id).map(|x| x.outcome.as_str()).unwrap_or("-")))
+            .collect();
+        if cells.iter().all(|c| c.trim() == "-") {
+            continue;
         }
-        Ok(report) if report.failed() => EXIT_FAILED,
-        Ok(_) => EXIT_OK,
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_USAGE
-        }
+        let _ = writeln!(out, "  {:<38} {}", c.id, cells.join(" "));
     }
 }
 

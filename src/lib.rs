@@ -33,6 +33,7 @@ pub mod process;
 pub mod profile;
 pub mod report;
 mod rpc;
+pub mod scenario;
 mod session;
 pub mod wire;
 
@@ -42,4 +43,5 @@ pub use events::{Event, Sink};
 pub use profile::Profile;
 pub use report::{Report, Verdict};
 pub use rpc::RpcCall;
+pub use scenario::Scenario;
 pub use session::Harness;

@@ -47,6 +47,7 @@ pub struct Harness {
     quiet: Duration,
     shutdown_timeout: Option<Duration>,
     expect_subscriptions: Option<Vec<String>>,
+    scenario: Option<crate::scenario::Scenario>,
 }
 
 impl Harness {
@@ -69,7 +70,15 @@ impl Harness {
             quiet: Duration::from_millis(100),
             shutdown_timeout: None,
             expect_subscriptions: None,
+            scenario: None,
         }
+    }
+
+    /// Runs these steps after init instead of sending every subscribed
+    /// topic.
+    pub fn scenario(mut self, s: crate::scenario::Scenario) -> Self {
+        self.scenario = Some(s);
+        self
     }
 
     /// How long to watch for a reply after each notification (default
@@ -340,6 +349,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
         let dynamic_only = matches!(id, "manifest/start-params" | "manifest/dynamic-start");
         let expectation_only = id == "subscriptions/expected";
+        if id == "scenario/steps" && self.h.scenario.is_none() {
+            return false;
+        }
         checks::find(id).and_then(|c| c.tier_for(&self.profile)).is_some()
             && (!dynamic_only || self.h.dynamic)
             && (!expectation_only || self.h.expect_subscriptions.is_some())
@@ -430,7 +442,20 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
         let rpc_path = self.dir.join("lightning-rpc");
         let _ = std::fs::remove_file(&rpc_path);
-        let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.start).map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
+        let scripted = self
+            .h
+            .scenario
+            .iter()
+            .flat_map(|s| s.rpc.iter())
+            .map(|a| {
+                let body = match (&a.result, &a.error) {
+                    (Some(r), _) => json!({ "result": r }),
+                    (None, e) => json!({ "error": e }),
+                };
+                (a.method.clone(), body)
+            })
+            .collect();
+        let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.start, scripted).map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
 
         let spec = Spawn {
             program: self.program.exec.clone(),
@@ -460,7 +485,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.handshake(&mut proc, &plugin);
         if self.stop_reason.is_none() {
             self.expectations();
-            self.notifications(&mut proc);
+            match self.h.scenario.clone() {
+                Some(s) => self.scenario(&mut proc, &s, &rpc),
+                None => self.notifications(&mut proc),
+            }
         }
         self.stop(&mut proc);
         Ok(self.finish(Some(&mut proc), &rpc))
@@ -728,8 +756,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// Waits for the answer to `id`, processing everything else on the way.
     fn wait_for(&mut self, proc: &mut PluginProcess, id: &Id) -> Waited {
+        self.wait_until(proc, id, Instant::now() + self.h.timeout)
+    }
+
+    fn wait_until(&mut self, proc: &mut PluginProcess, id: &Id, deadline: Instant) -> Waited {
         let token = id.token();
-        let deadline = Instant::now() + self.h.timeout;
         loop {
             if self.stdout_eof {
                 return Waited::Exited;
@@ -853,6 +884,149 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 first.1.lines().last().unwrap_or("")
             );
             self.finding(&Finding { check: "notify/handler-errors", reason, effect: Effect::Logged });
+        }
+    }
+
+    /// Runs a scenario's steps (see [`crate::scenario`]).
+    fn scenario(&mut self, proc: &mut PluginProcess, s: &crate::scenario::Scenario, rpc: &MockRpc) {
+        use crate::scenario::{contains, Action};
+        let mut log_cursor = self.log.len();
+        let mut rpc_cursor = rpc.calls().len();
+        let mut failures = Vec::new();
+        for (i, step) in s.steps.iter().enumerate() {
+            let Ok(action) = step.action() else { continue };
+            let within = Duration::from_millis(step.within_ms.unwrap_or(2000));
+            let deadline = Instant::now() + within;
+            let what = format!("step {} ({})", i + 1, step.describe());
+            match action {
+                Action::Notify { topic, params } => {
+                    let bytes = match params {
+                        Some(p) => Some(wire::notification(&topic, &p)),
+                        None => crate::notify::message(&self.profile, &topic),
+                    };
+                    let Some(bytes) = bytes else {
+                        failures.push(format!("{what}: profile {} has no '{topic}' notification; give `params`", self.profile.name));
+                        continue;
+                    };
+                    // lightningd sends a topic only to its subscribers (§7.4).
+                    let custom = self.profile.native_topics.get(&topic).is_none();
+                    if !custom && crate::notify::copies(&self.profile, &self.subscriptions(), &topic) == 0 {
+                        failures.push(format!("{what}: the plugin does not subscribe to '{topic}', so lightningd would never send it"));
+                        continue;
+                    }
+                    self.current = Some(topic.clone());
+                    self.send(proc, bytes);
+                    let exited = self.pump(proc, Instant::now() + self.h.quiet);
+                    self.current = None;
+                    if exited && self.stop_reason.is_none() {
+                        self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (after the '{topic}' notification)")));
+                    }
+                }
+                Action::ExpectLog { pattern, level } => loop {
+                    let hit = self.log[log_cursor..]
+                        .iter()
+                        .position(|l| pattern.is_match(&l.message) && level.as_ref().is_none_or(|lv| lv == &l.level));
+                    if let Some(k) = hit {
+                        log_cursor += k + 1;
+                        break;
+                    }
+                    if Instant::now() >= deadline || self.stop_reason.is_some() || self.stdout_eof {
+                        failures.push(format!("{what}: no matching log line within {} ms", within.as_millis()));
+                        break;
+                    }
+                    self.pump(proc, (Instant::now() + Duration::from_millis(20)).min(deadline));
+                },
+                Action::ExpectRpc { method, params } => loop {
+                    let calls = rpc.calls();
+                    let hit = calls[rpc_cursor.min(calls.len())..]
+                        .iter()
+                        .position(|c| c.method == method && params.as_ref().is_none_or(|p| contains(&c.params, p)));
+                    if let Some(k) = hit {
+                        rpc_cursor += k + 1;
+                        break;
+                    }
+                    if Instant::now() >= deadline || self.stop_reason.is_some() || self.stdout_eof {
+                        failures.push(format!("{what}: the plugin did not call it within {} ms", within.as_millis()));
+                        break;
+                    }
+                    self.pump(proc, (Instant::now() + Duration::from_millis(20)).min(deadline));
+                },
+                Action::Call { method, params, expect_result, expect_error } => {
+                    let answer = self.forward_call(proc, &method, &params, deadline);
+                    match answer {
+                        Err(why) => failures.push(format!("{what}: {why}")),
+                        Ok(v) => {
+                            let is_error = v.get("error").is_some();
+                            if expect_error && !is_error {
+                                failures.push(format!("{what}: expected an error, got {v}"));
+                            } else if !expect_error && is_error {
+                                failures.push(format!("{what}: failed: {}", v["error"]));
+                            } else if let Some(want) = &expect_result {
+                                if !contains(&v["result"], want) {
+                                    failures.push(format!("{what}: result {} does not contain {want}", v["result"]));
+                                }
+                            }
+                        }
+                    }
+                }
+                Action::Wait => {
+                    self.pump(proc, deadline.min(Instant::now() + Duration::from_millis(step.wait_ms.unwrap_or(0))));
+                }
+            }
+            if self.stop_reason.is_some() {
+                failures.push(format!("{what}: the run stopped: {}", self.stop_reason.clone().unwrap_or_default()));
+                break;
+            }
+        }
+        let name = if s.name.is_empty() { "scenario".to_owned() } else { format!("'{}'", s.name) };
+        if failures.is_empty() {
+            self.pass("scenario/steps", format!("{name}: all {} steps held", s.steps.len()));
+            if self.stop_reason.is_none() {
+                self.pass("notify/no-reply", "no reply to the scenario's notifications");
+                self.pass("notify/alive", "survived the scenario");
+            }
+        } else {
+            self.finding(&Finding { check: "scenario/steps", reason: format!("{name}: {}", failures.join("; ")), effect: Effect::Ignored });
+        }
+        if self.handler_errors.is_empty() {
+            self.pass("notify/handler-errors", "no error logged while handling notifications");
+        }
+    }
+
+    /// Forwards a call to one of the plugin's methods as lightningd does
+    /// for `lightning-cli METHOD …` (§10.1): the client's request text with
+    /// only the id replaced. A method the plugin lacks is answered by
+    /// lightningd itself.
+    fn forward_call(&mut self, proc: &mut PluginProcess, method: &str, params: &serde_json::Value, deadline: Instant) -> Result<serde_json::Value, String> {
+        let known = self.manifest.as_ref().is_some_and(|m| m.rpcmethods.iter().any(|r| r.name == method));
+        if !known {
+            return Ok(json!({"error": {"code": -32601, "message": format!("Unknown command '{method}'")}}));
+        }
+        let id = if self.string_ids {
+            let n = self.take_num();
+            Id::Str(format!("cli:{method}#{}/cln:{method}#{n}", std::process::id()))
+        } else {
+            Id::Num(self.take_num())
+        };
+        let text = format!(
+            "{{ \"jsonrpc\" : \"2.0\", \"method\" : {}, \"id\" : {}, \"params\" :{} }}\n\n",
+            serde_json::Value::from(method),
+            id.token(),
+            params
+        );
+        self.pending.insert(id.token(), Pending { sent: Instant::now() });
+        self.send(proc, text.into_bytes());
+        match self.wait_until(proc, &id, deadline) {
+            Waited::Answer(m, _) => m.doc.root().to_value().ok_or_else(|| format!("the answer is not standard JSON: {}", m.text())),
+            Waited::Exited => {
+                self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (while handling a call to '{method}')")));
+                Err("the plugin exited before answering".into())
+            }
+            Waited::TimedOut => Err("no answer in time (lightningd waits for ever)".into()),
+            Waited::Killed(f) => {
+                self.killed(f);
+                Err("the plugin was killed".into())
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 mod defects;
 mod notifications;
 mod plugins;
+mod scenarios;
 mod usage;
 
 use std::path::PathBuf;
