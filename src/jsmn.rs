@@ -522,82 +522,65 @@ impl<'a> Node<'a> {
     }
 }
 
-/// C's `strtoull(s, &end, 0)` requiring `end` at the end of `s`.
-pub fn strtoull(s: &[u8]) -> Option<u64> {
+/// What C's `strto*(s, &end, 0)` reads: optional white space and sign,
+/// then digits in base 16 (`0x`), 8 (leading `0`) or 10.
+struct CInteger {
+    negative: bool,
+    /// The magnitude, saturated far above any 64-bit value.
+    magnitude: u128,
+    /// Whether any digit was read.
+    digits: bool,
+    /// Whether every byte was consumed.
+    whole: bool,
+}
+
+fn c_integer(s: &[u8]) -> CInteger {
     let mut i = 0;
     while i < s.len() && matches!(s[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
         i += 1;
     }
-    let mut neg = false;
+    let mut negative = false;
     if i < s.len() && (s[i] == b'+' || s[i] == b'-') {
-        neg = s[i] == b'-';
+        negative = s[i] == b'-';
         i += 1;
     }
-    let (radix, digits_start) = if s.len() >= i + 2 && s[i] == b'0' && (s[i + 1] | 0x20) == b'x' && s.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit()) {
+    let hex = s.len() >= i + 3 && s[i] == b'0' && (s[i + 1] | 0x20) == b'x' && s[i + 2].is_ascii_hexdigit();
+    let (radix, start) = if hex {
         (16, i + 2)
     } else if i < s.len() && s[i] == b'0' {
         (8, i)
     } else {
         (10, i)
     };
-    let mut j = digits_start;
-    let mut value: u64 = 0;
-    let mut overflow = false;
-    while j < s.len() {
-        let d = match (s[j] as char).to_digit(radix) {
-            Some(d) => d as u64,
-            None => break,
-        };
-        match value.checked_mul(radix as u64).and_then(|v| v.checked_add(d)) {
-            Some(v) => value = v,
-            None => overflow = true,
-        }
+    let mut j = start;
+    let mut magnitude: u128 = 0;
+    while let Some(d) = s.get(j).and_then(|c| (*c as char).to_digit(radix)) {
+        magnitude = (magnitude * radix as u128 + d as u128).min(u128::from(u64::MAX) * 4);
         j += 1;
     }
-    if j == digits_start {
+    CInteger { negative, magnitude, digits: j > start, whole: j == s.len() }
+}
+
+/// C's `strtoull(s, &end, 0)` requiring `end` at the end of `s`.
+pub fn strtoull(s: &[u8]) -> Option<u64> {
+    let n = c_integer(s);
+    if !n.digits {
         // No digits: strtoull consumes nothing, so only an empty input
         // ends where it started.
-        return if s.is_empty() { Some(0) } else { None };
+        return s.is_empty().then_some(0);
     }
-    if j != s.len() || overflow {
-        return None;
-    }
-    Some(if neg { value.wrapping_neg() } else { value })
+    let value = u64::try_from(n.magnitude).ok().filter(|_| n.whole)?;
+    Some(if n.negative { value.wrapping_neg() } else { value })
 }
 
 /// C's `strtol(s, &end, 0)` as lightningd's int options use it; `Err` says
 /// whether the text is not a number or out of range.
 pub fn strtol(s: &str) -> Result<i64, StrtolError> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
-        i += 1;
-    }
-    let mut neg = false;
-    if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-        neg = b[i] == b'-';
-        i += 1;
-    }
-    let (radix, start) = if b.len() >= i + 2 && b[i] == b'0' && (b[i + 1] | 0x20) == b'x' && b.get(i + 2).is_some_and(|c| c.is_ascii_hexdigit()) {
-        (16u32, i + 2)
-    } else if i < b.len() && b[i] == b'0' {
-        (8, i)
-    } else {
-        (10, i)
-    };
-    let mut j = start;
-    let mut value: i128 = 0;
-    while j < b.len() {
-        match (b[j] as char).to_digit(radix) {
-            Some(d) => value = (value * radix as i128 + d as i128).min(i128::from(u64::MAX) * 2),
-            None => break,
-        }
-        j += 1;
-    }
-    if j == start || j != b.len() {
+    let n = c_integer(s.as_bytes());
+    if !n.digits || !n.whole {
         return Err(StrtolError::NotANumber);
     }
-    let v = if neg { -value } else { value };
+    let v = if n.negative { -(n.magnitude as i128) } else { n.magnitude as i128 };
     i64::try_from(v).map_err(|_| StrtolError::OutOfRange)
 }
 
