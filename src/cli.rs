@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use cln_harness::checks::CATALOGUE;
-use cln_harness::report::{human::Human, transcript::Transcript};
+use cln_harness::baseline::Baseline;
+use cln_harness::report::{github::Annotations, human::Human, json::Json, junit::Junit, transcript::Transcript};
 use cln_harness::{Harness, Profile, Sink};
 
 /// No check failed.
@@ -112,6 +113,27 @@ struct RunArgs {
     #[arg(long, value_name = "PREFIX")]
     only: Vec<String>,
 
+    /// The report on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+
+    /// Also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+
+    /// Also write a JUnit XML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+
+    /// Failures known and accepted: the run fails only on others, and on
+    /// listed ones that now pass.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+
+    /// Write every failure of this run to FILE as a baseline.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
+
     /// Also show the plugin's log messages and every skipped check.
     #[arg(short, long)]
     verbose: bool,
@@ -143,6 +165,18 @@ impl Config {
         };
         toml::from_str(&text).map(Some).map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+/// Opens a report file, or says why not.
+fn create(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>, String> {
+    std::fs::File::create(path).map(std::io::BufWriter::new).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Runs the command line; returns the process exit code.
@@ -222,30 +256,84 @@ fn run(args: RunArgs) -> i32 {
         harness = harness.lightning_dir(d);
     }
 
+    let baseline = match &args.baseline {
+        Some(p) => match Baseline::load(p) {
+            Ok(b) => Some(b),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+        None => None,
+    };
     let profiles = if args.cln_version == "all" { Profile::names().into_iter().rev().collect() } else { vec![args.cln_version.clone()] };
+
+    // Sinks that span every run: the JSON and JUnit documents hold every
+    // profile's run.
+    let stdout = || anstream::AutoStream::auto(std::io::stdout());
+    let mut json_stdout = (args.format == Format::Json).then(|| Json::new(std::io::stdout()));
+    let mut junit_stdout = (args.format == Format::Junit).then(|| Junit::new(std::io::stdout()));
+    let mut json_file = match args.json.as_deref().map(create).transpose() {
+        Ok(f) => f.map(Json::new),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut junit_file = match args.junit.as_deref().map(create).transpose() {
+        Ok(f) => f.map(Junit::new),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    // Workflow commands go to stdout, unless stdout carries a report.
+    let mut annotations: Option<Annotations<Box<dyn Write>>> = (std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")).then(|| {
+        let out: Box<dyn Write> = if args.format == Format::Human { Box::new(std::io::stdout()) } else { Box::new(std::io::stderr()) };
+        Annotations::new(out)
+    });
+
     let mut reports = Vec::new();
     for (i, profile) in profiles.iter().enumerate() {
-        if i > 0 {
+        if i > 0 && args.format == Format::Human {
             println!();
         }
-        let mut human = Human::new(anstream::AutoStream::auto(std::io::stdout())).verbose(args.verbose);
+        let mut human = (args.format == Format::Human).then(|| Human::new(stdout()).verbose(args.verbose));
         let mut transcript = match &args.transcript {
             Some(path) => {
                 // One transcript per profile when running several.
                 let path = if profiles.len() > 1 { suffixed(path, profile) } else { path.clone() };
-                match std::fs::File::create(&path) {
-                    Ok(f) => Some(Transcript::new(std::io::BufWriter::new(f))),
+                match create(&path) {
+                    Ok(f) => Some(Transcript::new(f)),
                     Err(e) => {
-                        eprintln!("error: {}", cln_harness::Error::Transcript { path, source: e });
+                        eprintln!("error: {e}");
                         return EXIT_USAGE;
                     }
                 }
             }
             None => None,
         };
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut human];
+        let mut sinks: Vec<&mut dyn Sink> = Vec::new();
+        if let Some(h) = human.as_mut() {
+            sinks.push(h);
+        }
         if let Some(t) = transcript.as_mut() {
             sinks.push(t);
+        }
+        if let Some(j) = json_stdout.as_mut() {
+            sinks.push(j);
+        }
+        if let Some(j) = junit_stdout.as_mut() {
+            sinks.push(j);
+        }
+        if let Some(j) = json_file.as_mut() {
+            sinks.push(j);
+        }
+        if let Some(j) = junit_file.as_mut() {
+            sinks.push(j);
+        }
+        if let Some(a) = annotations.as_mut() {
+            sinks.push(a);
         }
         match harness.clone().profile(profile).run_with(&mut sinks) {
             Ok(report) => reports.push(report),
@@ -255,16 +343,43 @@ fn run(args: RunArgs) -> i32 {
             }
         }
     }
-    if reports.len() > 1 {
+    // Finish the documents before anything else is printed.
+    drop(json_stdout);
+    drop(json_file);
+    drop(junit_stdout);
+    drop(junit_file);
+    if reports.len() > 1 && args.format == Format::Human {
         matrix(&reports);
     }
-    if reports.iter().any(|r| r.failed()) {
-        EXIT_FAILED
-    } else if reports.iter().all(|r| r.nothing_ran()) {
+    if let Some(path) = &args.write_baseline {
+        if let Err(e) = std::fs::write(path, Baseline::from_reports(&reports).to_toml()) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+        eprintln!("wrote {} known failure(s) to {}", reports.iter().map(|r| r.failures().len()).sum::<usize>(), path.display());
+    }
+    if reports.iter().all(|r| r.nothing_ran()) {
         eprintln!("error: no check ran, so nothing was proven");
-        EXIT_NOTHING_RAN
-    } else {
-        EXIT_OK
+        return EXIT_NOTHING_RAN;
+    }
+    match &baseline {
+        Some(b) => {
+            let j = b.apply(&reports);
+            eprintln!("baseline: {} known failure(s), {} new, {} stale", j.known.len(), j.new.len(), j.stale.len());
+            for n in &j.new {
+                eprintln!("  new:   {n}");
+            }
+            for s in &j.stale {
+                eprintln!("  stale: {s} (remove it from the baseline)");
+            }
+            if j.failed() {
+                EXIT_FAILED
+            } else {
+                EXIT_OK
+            }
+        }
+        None if reports.iter().any(|r| r.failed()) => EXIT_FAILED,
+        None => EXIT_OK,
     }
 }
 

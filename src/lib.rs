@@ -22,6 +22,7 @@
 //! [`CheckResult`] per check in [`checks::CATALOGUE`]. An [`Error`] means
 //! the harness itself could not run (no such plugin, bad option value...).
 
+pub mod baseline;
 pub mod checks;
 mod error;
 pub mod events;

@@ -1,7 +1,10 @@
 //! Reports: the result of a run, and the sinks that render the event
 //! stream (`human` for people, `transcript` for every byte).
 
+pub mod github;
 pub mod human;
+pub mod json;
+pub mod junit;
 pub mod transcript;
 
 use serde::Serialize;

@@ -4,6 +4,7 @@
 mod defects;
 mod notifications;
 mod plugins;
+mod reports;
 mod scenarios;
 mod usage;
 
