@@ -239,6 +239,8 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Set \"dynamic\": true if the plugin may be started with `plugin start`."),
     check!("manifest/topics", info, "Every subscription names a topic lightningd knows (§5.6).",
         "Check the topic's spelling; a custom topic must be declared by some plugin."),
+    check!("snapshot/surface", must, "The plugin's public surface (options, methods, subscriptions, hooks, notifications, feature bits) matches its committed snapshot (--snapshot).",
+        "Review the diff; if the change is intended, run again with --update-snapshots and commit the file."),
     check!("init/exit", kill, "The plugin stays alive until it has answered init (§1.4).",
         "Run the plugin by hand to see why it exits; its stderr is shown above."),
     check!("init/timeout", kill, "The plugin answers init before lightningd's timeout (§1.5, §6.2).",

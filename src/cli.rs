@@ -37,6 +37,25 @@ enum Command {
     Run(RunArgs),
     /// Print every check: id, tier per profile, and the requirement.
     List,
+    /// Write the plugin's public surface as a reviewable snapshot file.
+    Snapshot(SnapshotArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SnapshotArgs {
+    /// The plugin executable. Omit it to give `-- INTERPRETER SCRIPT ARGS...`.
+    plugin: Option<PathBuf>,
+
+    #[arg(last = true)]
+    rest: Vec<OsString>,
+
+    /// Where to write `<plugin>.snap`.
+    #[arg(long, default_value = "snapshots", value_name = "DIR")]
+    snapshot_dir: PathBuf,
+
+    /// The lightningd release to play.
+    #[arg(long = "cln-version", default_value = Profile::DEFAULT, value_name = "VERSION")]
+    cln_version: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -107,6 +126,14 @@ struct RunArgs {
     /// subscribed topic (format: fixtures/scenarios/scenario.schema.json).
     #[arg(long, value_name = "FILE")]
     scenario: Option<PathBuf>,
+
+    /// Compare the plugin's public surface with this snapshot file.
+    #[arg(long, value_name = "FILE")]
+    snapshot: Option<PathBuf>,
+
+    /// With --snapshot: accept the current surface and rewrite the file.
+    #[arg(long, requires = "snapshot")]
+    update_snapshots: bool,
 
     /// Report only checks whose id starts with PREFIX (repeatable). If none
     /// of them runs, the exit code says so.
@@ -192,17 +219,14 @@ pub fn main() -> i32 {
     match cli.command {
         Command::List => list(),
         Command::Run(args) => run(args),
+        Command::Snapshot(args) => snapshot(args),
     }
 }
 
 fn run(args: RunArgs) -> i32 {
-    let (program, rest) = match (&args.plugin, args.rest.split_first()) {
-        (Some(p), _) => (p.clone().into_os_string(), args.rest.clone()),
-        (None, Some((first, rest))) => (first.clone(), rest.to_vec()),
-        (None, None) => {
-            eprintln!("error: {}", cln_harness::Error::NoPlugin);
-            return EXIT_USAGE;
-        }
+    let Some((program, rest)) = command(&args.plugin, &args.rest) else {
+        eprintln!("error: {}", cln_harness::Error::NoPlugin);
+        return EXIT_USAGE;
     };
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
         eprintln!("error: --timeout must be a positive number of seconds, not {}", args.timeout);
@@ -239,6 +263,9 @@ fn run(args: RunArgs) -> i32 {
     };
     if let Some(topics) = expected {
         harness = harness.expect_subscriptions(topics);
+    }
+    if let Some(path) = &args.snapshot {
+        harness = harness.snapshot(path, args.update_snapshots);
     }
     if let Some(path) = &args.scenario {
         match cln_harness::Scenario::load(path) {
@@ -380,6 +407,47 @@ fn run(args: RunArgs) -> i32 {
         }
         None if reports.iter().any(|r| r.failed()) => EXIT_FAILED,
         None => EXIT_OK,
+    }
+}
+
+/// The plugin and its arguments, from `PLUGIN [-- ARGS]` or `-- CMD ARGS`.
+fn command(plugin: &Option<PathBuf>, rest: &[OsString]) -> Option<(OsString, Vec<OsString>)> {
+    match (plugin, rest.split_first()) {
+        (Some(p), _) => Some((p.clone().into_os_string(), rest.to_vec())),
+        (None, Some((first, rest))) => Some((first.clone(), rest.to_vec())),
+        (None, None) => None,
+    }
+}
+
+fn snapshot(args: SnapshotArgs) -> i32 {
+    let Some((program, rest)) = command(&args.plugin, &args.rest) else {
+        eprintln!("error: {}", cln_harness::Error::NoPlugin);
+        return EXIT_USAGE;
+    };
+    let report = match Harness::new(program).args(rest.clone()).profile(&args.cln_version).settle(Duration::ZERO).run() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let Some(manifest) = &report.manifest else {
+        eprintln!("error: lightningd would not accept the plugin's manifest: {:?}; run `cln-harness run` to see why", report.verdict);
+        return EXIT_FAILED;
+    };
+    let plugin = PathBuf::from(&report.plugin);
+    let path = cln_harness::snapshot::default_path(&args.snapshot_dir, &plugin);
+    let name = plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+    let written = std::fs::create_dir_all(&args.snapshot_dir).and_then(|()| std::fs::write(&path, cln_harness::snapshot::render(&name, manifest)));
+    match written {
+        Ok(()) => {
+            println!("wrote {}", path.display());
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            EXIT_USAGE
+        }
     }
 }
 

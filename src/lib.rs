@@ -36,6 +36,7 @@ pub mod report;
 mod rpc;
 pub mod scenario;
 mod session;
+pub mod snapshot;
 pub mod wire;
 
 pub use checks::{CheckResult, Effect, Outcome, Tier};

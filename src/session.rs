@@ -48,6 +48,7 @@ pub struct Harness {
     shutdown_timeout: Option<Duration>,
     expect_subscriptions: Option<Vec<String>>,
     scenario: Option<crate::scenario::Scenario>,
+    snapshot: Option<(PathBuf, bool)>,
 }
 
 impl Harness {
@@ -71,7 +72,15 @@ impl Harness {
             shutdown_timeout: None,
             expect_subscriptions: None,
             scenario: None,
+            snapshot: None,
         }
+    }
+
+    /// Compares the plugin's surface with the snapshot at `path`; with
+    /// `update`, writes the current surface there instead of failing.
+    pub fn snapshot(mut self, path: impl Into<PathBuf>, update: bool) -> Self {
+        self.snapshot = Some((path.into(), update));
+        self
     }
 
     /// Runs these steps after init instead of sending every subscribed
@@ -349,7 +358,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
         let dynamic_only = matches!(id, "manifest/start-params" | "manifest/dynamic-start");
         let expectation_only = id == "subscriptions/expected";
-        if id == "scenario/steps" && self.h.scenario.is_none() {
+        if (id == "scenario/steps" && self.h.scenario.is_none()) || (id == "snapshot/surface" && self.h.snapshot.is_none()) {
             return false;
         }
         checks::find(id).and_then(|c| c.tier_for(&self.profile)).is_some()
@@ -392,9 +401,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             Tier::Robust | Tier::Info => Outcome::Warn,
         };
         let message = match &f.effect {
-            Effect::Kill => format!("Killing plugin: {}", wire::sanitize(&f.reason)),
-            Effect::Disabled => format!("Killing plugin: {}", wire::sanitize(&f.reason)),
-            _ => wire::sanitize(&f.reason),
+            // What lightningd logs, as its log shows it.
+            Effect::Kill | Effect::Disabled => format!("Killing plugin: {}", wire::sanitize(&f.reason)),
+            Effect::Logged => wire::sanitize(&f.reason),
+            // The harness's own words.
+            Effect::Ignored | Effect::Fatal(_) => f.reason.clone(),
         };
         self.record_as(f.check, tier, outcome, message, Some(f.effect.clone()), None);
         match &f.effect {
@@ -538,6 +549,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.string_ids = manifest.nonnumericids.unwrap_or(!self.h.allow_deprecated_apis);
         }
         self.manifest = Some(manifest.clone());
+        self.compare_snapshot(&manifest);
 
         // init (§6.1).
         let config = Configuration {
@@ -583,6 +595,33 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.finding(&Finding::kill("lifecycle/alive", "exited during normal operation"));
         } else {
             self.pass("lifecycle/alive", format!("still running {} ms after init", self.h.settle.as_millis()));
+        }
+    }
+
+    /// `snapshot/surface`: the surface against the committed snapshot.
+    fn compare_snapshot(&mut self, manifest: &Manifest) {
+        let Some((path, update)) = self.h.snapshot.clone() else { return };
+        let name = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let current = crate::snapshot::render(&name, manifest);
+        let stored = std::fs::read_to_string(&path).ok();
+        let changed = match &stored {
+            Some(s) => crate::snapshot::diff(s, &current),
+            None => Some(format!("no snapshot at {} yet", path.display())),
+        };
+        match changed {
+            None => self.pass("snapshot/surface", format!("matches {}", path.display())),
+            Some(_) if update => {
+                let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, &current));
+                match written {
+                    Ok(()) => self.record("snapshot/surface", Outcome::Warn, format!("updated {}", path.display()), None, None),
+                    Err(e) => self.finding(&Finding { check: "snapshot/surface", reason: format!("cannot write {}: {e}", path.display()), effect: Effect::Ignored }),
+                }
+            }
+            Some(d) => self.finding(&Finding {
+                check: "snapshot/surface",
+                reason: format!("the surface differs from {}:\n{}", path.display(), d.trim_end()),
+                effect: Effect::Ignored,
+            }),
         }
     }
 

@@ -108,7 +108,12 @@ impl<W: Write> Sink for Human<W> {
             }
             Event::Check(c) => (|| {
                 let s = style(c.outcome);
-                writeln!(self.out, "{s}{}{s:#} {:<34} {}", c.outcome.as_str(), c.id, clip(&c.message, 400))?;
+                let mut lines = c.message.lines();
+                let first = lines.next().unwrap_or("");
+                writeln!(self.out, "{s}{}{s:#} {:<34} {}", c.outcome.as_str(), c.id, clip(first, 400))?;
+                for more in lines.take(60) {
+                    writeln!(self.out, "     {:<34} {}", "", clip(more, 400))?;
+                }
                 if c.outcome == Outcome::Fail || c.outcome == Outcome::Warn {
                     if let Some(Effect::Fatal(text)) = &c.effect {
                         writeln!(self.out, "     {:<34} lightningd: {}", "", clip(text, 300))?;

@@ -1,11 +1,13 @@
 //! Integration tests: the `cln-harness` binary against fixture plugins.
 //! One test binary with modules keeps link time low.
 
+mod api;
 mod defects;
 mod notifications;
 mod plugins;
 mod reports;
 mod scenarios;
+mod snapshots;
 mod usage;
 
 use std::path::PathBuf;
