@@ -3,6 +3,7 @@
 
 mod api;
 mod defects;
+mod gate;
 mod notifications;
 mod plugins;
 mod reports;
