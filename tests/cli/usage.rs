@@ -167,3 +167,13 @@ fn plugin_and_its_children_are_gone_after_the_run() {
     let alive = unsafe { libc::kill(pid, 0) } == 0 && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
     assert!(!alive, "child {pid} survived");
 }
+
+#[test]
+fn readme_check_catalogue_is_in_sync_with_list() {
+    let list = Run::from(harness().arg("list").output().unwrap()).stdout;
+    let readme = std::fs::read_to_string(crate::root().join("README.md")).unwrap();
+    let start = readme.find("<!-- checks:start").expect("README has the catalogue");
+    let block = &readme[start..readme.find("<!-- checks:end -->").unwrap()];
+    let body = block.split("```\n").nth(1).unwrap();
+    assert_eq!(body, list, "README's check catalogue is stale: paste the output of `cln-harness list`");
+}
