@@ -157,6 +157,8 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Do not write NUL bytes to stdout."),
     check!("wire/stray-output", must, "No unparsed bytes remain on stdout: lightningd kills the plugin as soon as a `}` follows them (§2.2 item 3).",
         "Remove the stray print; stdout is reserved for JSON-RPC."),
+    check!("wire/size", must, "The plugin completes a message within 256 MiB of output; past that the harness stops reading rather than exhaust memory (lightningd would buffer without limit, §2.1).",
+        "Find what floods stdout: a message that never ends, or output that is not JSON."),
     check!("log/message", kill, "Every `log` notification has a string \"message\" (§8.1).",
         "Send {\"level\":\"info\",\"message\":\"...\"} as the params of `log`."),
     check!("log/level", kill, "Every `log` level is one lightningd knows (§8.1).",

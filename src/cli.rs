@@ -135,6 +135,10 @@ struct RunArgs {
     #[arg(long, requires = "snapshot")]
     update_snapshots: bool,
 
+    /// MiB of output the harness holds without a complete message.
+    #[arg(long, default_value_t = 256, value_name = "MIB")]
+    max_pending_mib: usize,
+
     /// Report only checks whose id starts with PREFIX (repeatable). If none
     /// of them runs, the exit code says so.
     #[arg(long, value_name = "PREFIX")]
@@ -264,6 +268,7 @@ fn run(args: RunArgs) -> i32 {
     if let Some(topics) = expected {
         harness = harness.expect_subscriptions(topics);
     }
+    harness = harness.max_pending(args.max_pending_mib.saturating_mul(1 << 20));
     if let Some(path) = &args.snapshot {
         harness = harness.snapshot(path, args.update_snapshots);
     }

@@ -49,6 +49,7 @@ pub struct Harness {
     expect_subscriptions: Option<Vec<String>>,
     scenario: Option<crate::scenario::Scenario>,
     snapshot: Option<(PathBuf, bool)>,
+    max_pending: usize,
 }
 
 impl Harness {
@@ -73,7 +74,15 @@ impl Harness {
             expect_subscriptions: None,
             scenario: None,
             snapshot: None,
+            max_pending: wire::MAX_PENDING,
         }
+    }
+
+    /// The most output the harness holds without a complete message
+    /// (default [`wire::MAX_PENDING`]); past it, `wire/size` fails.
+    pub fn max_pending(mut self, bytes: usize) -> Self {
+        self.max_pending = bytes;
+        self
     }
 
     /// Compares the plugin's surface with the snapshot at `path`; with
@@ -261,6 +270,9 @@ fn which(name: &Path) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
+/// Log lines kept for the report.
+const MAX_LOG_LINES: usize = 10_000;
+
 /// Why a wait for an answer ended without one.
 enum Waited {
     Answer(Message, Duration),
@@ -304,7 +316,7 @@ struct Session<'h, 's, 'd> {
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
     fn new(h: &'h Harness, profile: Profile, program: Program, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
-        let decoder = Decoder::new(&profile.parser);
+        let decoder = Decoder::new(&profile.parser).with_cap(h.max_pending);
         let string_ids = profile.string_ids == StringIds::Always;
         // Ids come from one node-wide counter: never 0 for this plugin, and
         // not predictable (§4.1).
@@ -683,6 +695,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 for inc in self.decoder.feed(&bytes) {
                     match inc {
                         Incoming::Kill(WireKill { check, reason }) => return Some(Waited::Killed(Finding::kill(check, reason))),
+                        Incoming::Overflow(n) => {
+                            return Some(Waited::Killed(Finding {
+                                check: "wire/size",
+                                reason: format!("{n} bytes on stdout without a complete message; the harness stops reading past {} bytes", self.h.max_pending),
+                                effect: Effect::Ignored,
+                            }))
+                        }
                         Incoming::Message(m) => {
                             if let Some(w) = self.take_message(m, want, at, at_ms, &mut answer) {
                                 return Some(w);
@@ -767,7 +786,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     self.handler_errors.push((topic.clone(), message.clone()));
                 }
             }
-            self.log.push(LogLine { at_ms, level, message });
+            // A plugin flooding its log cannot exhaust the harness's memory.
+            if self.log.len() < MAX_LOG_LINES {
+                self.log.push(LogLine { at_ms, level, message });
+            }
             return None;
         }
         if method_tok.str_eq("message") || method_tok.str_eq("progress") {
@@ -1156,7 +1178,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
         }
         // Checks that watched the whole run pass if nothing failed them.
-        for id in ["wire/json", "wire/jsonrpc", "wire/notification", "wire/unknown-id", "log/message", "log/level", "notify/id", "notify/declared"] {
+        for id in ["wire/json", "wire/jsonrpc", "wire/notification", "wire/unknown-id", "wire/size", "log/message", "log/level", "notify/id", "notify/declared"] {
             if self.results.iter().all(|r| r.id != id) {
                 self.pass(id, checks::find(id).map(|c| c.requirement).unwrap_or(""));
             }

@@ -101,12 +101,22 @@ pub struct WireKill {
 pub enum Incoming {
     Message(Message),
     Kill(WireKill),
+    /// More than [`MAX_PENDING`] bytes without a complete message: the
+    /// harness stops reading rather than run out of memory.
+    Overflow(usize),
 }
+
+/// The most unconsumed output the harness holds. lightningd has no limit
+/// (§2.1); realistic messages are a few MiB at most.
+pub const MAX_PENDING: usize = 256 * 1024 * 1024;
 
 /// lightningd's reader for one plugin's stdout.
 pub struct Decoder {
     rules: ParserRules,
+    /// Bytes read; those before `start` are consumed.
     buf: Vec<u8>,
+    start: usize,
+    cap: usize,
     parser: Parser,
     pool: TokenPool,
     /// v23.02 read into a buffer that started at 64 bytes and doubled when
@@ -120,6 +130,8 @@ impl Decoder {
         Decoder {
             rules: rules.clone(),
             buf: Vec::new(),
+            start: 0,
+            cap: MAX_PENDING,
             parser: Parser::default(),
             pool: TokenPool::default(),
             read_cap: rules.read_buffer_initial,
@@ -127,16 +139,23 @@ impl Decoder {
         }
     }
 
+    /// Lowers the pending-bytes cap (for tests of the cap itself).
+    pub fn with_cap(mut self, cap: usize) -> Self {
+        self.cap = cap;
+        self
+    }
+
     /// Bytes read but not yet consumed as a message.
     pub fn pending(&self) -> &[u8] {
-        &self.buf
+        &self.buf[self.start..]
     }
 
     /// True when a NUL byte has stopped the parser: nothing after it will
     /// ever be read (§2.2 item 6).
     pub fn stalled_on_nul(&self) -> bool {
         let p = self.parser.pos();
-        p < self.buf.len() && self.buf[p] == 0
+        let pending = self.pending();
+        p < pending.len() && pending[p] == 0
     }
 
     /// Feeds bytes as they came from one `read()` of the pipe, and returns
@@ -147,13 +166,13 @@ impl Decoder {
             let take = if self.read_cap == 0 {
                 data.len()
             } else {
-                let room = self.read_cap - self.buf.len();
+                let room = self.read_cap.saturating_sub(self.pending().len());
                 data.len().min(room.max(1))
             };
             let (chunk, rest) = data.split_at(take);
             data = rest;
             self.read(chunk, &mut out);
-            if self.read_cap != 0 && self.buf.len() >= self.read_cap {
+            if self.read_cap != 0 && self.pending().len() >= self.read_cap {
                 self.read_cap *= 2;
             }
         }
@@ -162,12 +181,23 @@ impl Decoder {
 
     fn read(&mut self, chunk: &[u8], out: &mut Vec<Incoming>) {
         let chunk_has_brace = chunk.contains(&b'}');
+        // Consumed bytes are dropped in bulk, not per message: many small
+        // messages in one read stay linear.
+        if self.start > 0 && self.start >= self.buf.len() / 2 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(chunk);
+        if self.pending().len() > self.cap {
+            self.dead = true;
+            out.push(Incoming::Overflow(self.pending().len()));
+            return;
+        }
         if !self.rules.precheck_whole_buffer && !chunk_has_brace {
             return;
         }
         loop {
-            if self.rules.precheck_whole_buffer && !self.buf.contains(&b'}') {
+            if self.rules.precheck_whole_buffer && !self.pending().contains(&b'}') {
                 return;
             }
             match self.parse_one() {
@@ -190,7 +220,7 @@ impl Decoder {
     }
 
     fn buffer_text(&self) -> String {
-        String::from_utf8_lossy(&self.buf).into_owned()
+        String::from_utf8_lossy(self.pending()).into_owned()
     }
 
     fn parse_error(&self) -> WireKill {
@@ -206,7 +236,7 @@ impl Decoder {
     fn parse_one(&mut self) -> Option<Result<Doc, WireKill>> {
         loop {
             let limit = self.pool.limit();
-            let r = self.parser.parse(&self.buf, &mut self.pool.toks, limit);
+            let r = self.parser.parse(&self.buf[self.start..], &mut self.pool.toks, limit);
             match r {
                 Err(JsmnError::Inval) => return Some(Err(self.parse_error())),
                 Err(JsmnError::NoMem) if self.rules.grow_tokens_after_complete || self.pool.toks[0].end == -1 => {
@@ -221,11 +251,12 @@ impl Decoder {
             return None;
         }
         let n = self.pool.next(0);
-        if !jsmn::validate(&self.buf, &self.pool.toks[..n]) {
+        let pending = &self.buf[self.start..];
+        if !jsmn::validate(pending, &self.pool.toks[..n]) {
             return Some(Err(self.parse_error()));
         }
         let end = root.end as usize;
-        let doc = Doc::new(self.buf[..end].to_vec(), self.pool.toks[..n].to_vec());
+        let doc = Doc::new(pending[..end].to_vec(), self.pool.toks[..n].to_vec());
         if self.rules.legacy_reasons {
             if root.ty != TokType::Object {
                 return Some(Err(WireKill {
@@ -246,7 +277,7 @@ impl Decoder {
             }));
         }
         // Consumed: the value and any whitespace before it.
-        self.buf.drain(..end);
+        self.start += end;
         self.parser = Parser::default();
         self.pool.toks.truncate(n + 1);
         self.pool.reset();
@@ -292,6 +323,7 @@ mod tests {
             .map(|i| match i {
                 Incoming::Message(m) => format!("{:?}", m.kind),
                 Incoming::Kill(k) => format!("kill {}: {}", k.check, k.reason),
+                Incoming::Overflow(n) => format!("overflow {n}"),
             })
             .collect()
     }
@@ -357,6 +389,29 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_value_hits_the_cap_instead_of_memory() {
+        let mut d = decoder("v26.06").with_cap(1024);
+        let mut out = d.feed(b"{\"jsonrpc\":\"2.0\",\"x\":\"");
+        for _ in 0..100 {
+            out.extend(d.feed(&[b'a'; 64]));
+        }
+        assert_eq!(kinds(&out), ["overflow 1046"]);
+        assert!(d.feed(b"\"}").is_empty(), "nothing is read after the cap");
+    }
+
+    #[test]
+    fn many_messages_in_one_read_are_all_decoded() {
+        let one = br#"{"jsonrpc":"2.0","method":"log","params":{"message":"x"}}"#;
+        let mut stream = Vec::new();
+        for _ in 0..10_000 {
+            stream.extend_from_slice(one);
+        }
+        let mut d = decoder("v26.06");
+        assert_eq!(d.feed(&stream).len(), 10_000);
+        assert!(d.pending().is_empty());
+    }
+
+    #[test]
     fn v23_sees_the_brace_only_in_the_latest_read() {
         let mut d = decoder("v23.02");
         let msg = br#"{"jsonrpc":"2.0","id":1,"result":{}}"#;
@@ -400,6 +455,7 @@ mod props {
                 out.push(match inc {
                     Incoming::Message(m) => m.text(),
                     Incoming::Kill(k) => format!("kill {}", k.check),
+                    Incoming::Overflow(n) => format!("overflow {n}"),
                 });
             }
             last = p;

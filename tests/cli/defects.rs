@@ -74,6 +74,8 @@ defect!(r_array_on_stdout_v23, "non-object", "v23.02", [], "wire/jsonrpc", "FAIL
 defect!(r_nul_byte_stalls, "nul-byte", "v26.06", ["--timeout", "0.5"], "wire/nul", "FAIL", Has("NUL byte"), 1);
 defect!(r_stray_output_after_init, "stray-output", "v26.06", [], "wire/stray-output", "FAIL", Starts("unparsed output on stdout: 'debug: initialised"), 1);
 
+defect!(r_flood_hits_the_cap, "flood", "v26.06", ["--max-pending-mib", "1"], "wire/size", "FAIL", Starts("1"), 1);
+
 // §3: what lightningd makes of responses and notifications.
 defect!(r_reply_without_id, "reply-no-id", "v26.06", [], "wire/notification", "FAIL", Is("Killing plugin: Malformed JSON-RPC notification missing \"method\" or \"params\": {\"jsonrpc\":\"2.0\",\"result\":{}}"), 1);
 defect!(r_unknown_id_ignored_v26, "unknown-id", "v26.06", [], "wire/unknown-id", "FAIL", Starts("a response to no pending request (id \"bogus\"); lightningd ignores it"), 1);
