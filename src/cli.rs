@@ -135,6 +135,11 @@ struct RunArgs {
     #[arg(long, requires = "snapshot")]
     update_snapshots: bool,
 
+    /// The call that proves the plugin alive after each framing check:
+    /// METHOD, or METHOD=JSON with its params [default: the first rpcmethod].
+    #[arg(long, value_name = "METHOD[=JSON]")]
+    probe: Option<String>,
+
     /// MiB of output the harness holds without a complete message.
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     max_pending_mib: usize,
@@ -269,6 +274,19 @@ fn run(args: RunArgs) -> i32 {
         harness = harness.expect_subscriptions(topics);
     }
     harness = harness.max_pending(args.max_pending_mib.saturating_mul(1 << 20));
+    if let Some(p) = &args.probe {
+        let (method, params) = match p.split_once('=') {
+            Some((m, json)) => match serde_json::from_str(json) {
+                Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => (m, v),
+                _ => {
+                    eprintln!("error: --probe {p}: the params after '=' must be a JSON array or object, e.g. --probe 'hello=[\"world\"]'");
+                    return EXIT_USAGE;
+                }
+            },
+            None => (p.as_str(), serde_json::json!([])),
+        };
+        harness = harness.probe(method, params);
+    }
     if let Some(path) = &args.snapshot {
         harness = harness.snapshot(path, args.update_snapshots);
     }

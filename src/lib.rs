@@ -26,6 +26,7 @@ pub mod baseline;
 pub mod checks;
 mod error;
 pub mod events;
+pub mod framing;
 mod init;
 pub mod jsmn;
 pub mod manifest;

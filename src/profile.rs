@@ -15,6 +15,23 @@ use crate::error::Error;
 static PROFILES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/profiles");
 static RPC: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/rpc");
 static NOTIFICATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/notifications");
+static HOOKS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/hooks");
+
+/// Message files of one profile, by name: each holds a message's exact
+/// bytes without its `\n\n` (PROTOCOL.md §15).
+fn messages(root: &Dir<'static>, profile: &str) -> BTreeMap<String, Vec<u8>> {
+    let Some(dir) = root.get_dir(profile) else { return BTreeMap::new() };
+    dir.files()
+        .filter_map(|f| {
+            let name = f.path().file_stem()?.to_str()?.to_owned();
+            let mut bytes = f.contents().to_vec();
+            while bytes.last() == Some(&b'\n') {
+                bytes.pop();
+            }
+            Some((name, bytes))
+        })
+        .collect()
+}
 
 /// When request ids are strings (§4).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -117,6 +134,9 @@ pub struct Profile {
     /// (without its `\n\n`), from `fixtures/notifications/<profile>/`.
     pub notifications: BTreeMap<String, Vec<u8>>,
     pub native_topics: BTreeSet<String>,
+    /// A request for each hook, as lightningd sends it (none where the
+    /// profile has no examples).
+    pub hook_requests: BTreeMap<String, Vec<u8>>,
 }
 
 impl Profile {
@@ -156,21 +176,7 @@ impl Profile {
                 .map(str::to_owned)
                 .collect()
         };
-        let notifications: BTreeMap<String, Vec<u8>> = NOTIFICATIONS
-            .get_dir(name)
-            .map(|d| {
-                d.files()
-                    .filter_map(|f| {
-                        let topic = f.path().file_stem()?.to_str()?.to_owned();
-                        let mut bytes = f.contents().to_vec();
-                        while bytes.last() == Some(&b'\n') {
-                            bytes.pop();
-                        }
-                        Some((topic, bytes))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let notifications = messages(&NOTIFICATIONS, name);
         let builtin_plugin_methods = text("builtin-plugin-methods.tsv")
             .lines()
             .filter_map(|l| {
@@ -195,6 +201,7 @@ impl Profile {
             hooks: lines("hooks.txt"),
             native_topics: notifications.keys().cloned().collect(),
             notifications,
+            hook_requests: messages(&HOOKS, name),
         })
     }
 

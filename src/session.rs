@@ -50,6 +50,7 @@ pub struct Harness {
     scenario: Option<crate::scenario::Scenario>,
     snapshot: Option<(PathBuf, bool)>,
     max_pending: usize,
+    probe: Option<(String, serde_json::Value)>,
 }
 
 impl Harness {
@@ -75,7 +76,15 @@ impl Harness {
             scenario: None,
             snapshot: None,
             max_pending: wire::MAX_PENDING,
+            probe: None,
         }
+    }
+
+    /// The method (and params) whose answer proves the plugin alive after
+    /// each framing check; by default its first declared rpcmethod.
+    pub fn probe(mut self, method: &str, params: serde_json::Value) -> Self {
+        self.probe = Some((method.to_owned(), params));
+        self
     }
 
     /// The most output the harness holds without a complete message
@@ -270,6 +279,13 @@ fn which(name: &Path) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
+/// How the framing checks tell that the plugin survived.
+enum Probe {
+    Call(String, serde_json::Value),
+    Hook(String),
+    Alive,
+}
+
 /// Log lines kept for the report.
 const MAX_LOG_LINES: usize = 10_000;
 
@@ -370,6 +386,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
         let dynamic_only = matches!(id, "manifest/start-params" | "manifest/dynamic-start");
         let expectation_only = id == "subscriptions/expected";
+        if id.starts_with("frame/") && self.h.scenario.is_some() {
+            return false;
+        }
         if (id == "scenario/steps" && self.h.scenario.is_none()) || (id == "snapshot/surface" && self.h.snapshot.is_none()) {
             return false;
         }
@@ -510,7 +529,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.expectations();
             match self.h.scenario.clone() {
                 Some(s) => self.scenario(&mut proc, &s, &rpc),
-                None => self.notifications(&mut proc),
+                None => {
+                    self.notifications(&mut proc);
+                    if self.stop_reason.is_none() {
+                        self.framing(&mut proc);
+                    }
+                }
             }
         }
         self.stop(&mut proc);
@@ -1054,6 +1078,173 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
+    /// The liveness probe for this plugin, and why it was chosen.
+    fn choose_probe(&self) -> (Probe, String) {
+        let m = self.manifest.clone().unwrap_or_default();
+        let mut fallback = String::new();
+        if let Some((method, params)) = &self.h.probe {
+            if m.rpcmethods.iter().any(|r| &r.name == method) {
+                return (Probe::Call(method.clone(), params.clone()), format!("a call to '{method}' (--probe)"));
+            }
+            fallback = format!("--probe '{method}' is not one of the plugin's rpcmethods; instead, ");
+        }
+        let (probe, why) = self.default_probe(&m);
+        (probe, format!("{fallback}{why}"))
+    }
+
+    fn default_probe(&self, m: &Manifest) -> (Probe, String) {
+        if let Some(r) = m.rpcmethods.first() {
+            return (
+                Probe::Call(r.name.clone(), json!([])),
+                format!("a call to '{}', the plugin's first rpcmethod: any answer, even an error, proves it read and parsed the call", r.name),
+            );
+        }
+        const SAFE_HOOKS: [&str; 4] = ["peer_connected", "custommsg", "onion_message_recv", "onion_message_recv_secret"];
+        if let Some(h) = m.hooks.iter().find(|h| SAFE_HOOKS.contains(&h.name.as_str()) && self.profile.hook_requests.contains_key(&h.name)) {
+            return (Probe::Hook(h.name.clone()), format!("a '{}' hook request, which the plugin registered and must answer", h.name));
+        }
+        (Probe::Alive, "no rpcmethod and no hook to call: survival is judged by the process and its stdout staying open".to_owned())
+    }
+
+    /// Runs the probe; `Err` says how the plugin failed it.
+    fn run_probe(&mut self, proc: &mut PluginProcess, probe: &Probe) -> Result<(), String> {
+        let deadline = Instant::now() + self.h.timeout;
+        match probe {
+            Probe::Call(method, params) => self.forward_call(proc, method, params, deadline).map(|_| ()),
+            Probe::Hook(name) => {
+                let example = self.profile.hook_requests.get(name).and_then(|b| crate::jsmn::Doc::parse(b)).and_then(|d| d.root().get("params")?.to_value());
+                let id = self.new_id(name);
+                let bytes = wire::request(&id, name, &example.unwrap_or(json!({})));
+                self.pending.insert(id.token(), Pending { sent: Instant::now() });
+                self.send(proc, bytes);
+                match self.wait_until(proc, &id, deadline) {
+                    Waited::Answer(..) => Ok(()),
+                    Waited::Exited => Err("the plugin exited".into()),
+                    Waited::TimedOut => Err(format!("no answer to the '{name}' hook within {:.1} s", self.h.timeout.as_secs_f64())),
+                    Waited::Killed(f) => {
+                        self.killed(f);
+                        Err("lightningd would kill the plugin".into())
+                    }
+                }
+            }
+            Probe::Alive => {
+                if self.pump(proc, Instant::now() + self.h.quiet) {
+                    Err("the plugin exited".into())
+                } else if self.stop_reason.is_some() {
+                    Err("lightningd would kill the plugin".into())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Writes a schedule: each write separately, pausing between them.
+    fn play(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule) {
+        for w in &schedule.writes {
+            self.send(proc, w.clone());
+            if !schedule.pause.is_zero() {
+                // Read meanwhile: the plugin may answer or die mid-way.
+                self.pump(proc, Instant::now() + schedule.pause);
+            }
+        }
+    }
+
+    /// The framing checks (§2.1): what a real lightningd can send that
+    /// naive readers break on, each followed by the liveness probe.
+    fn framing(&mut self, proc: &mut PluginProcess) {
+        use crate::framing::{cli_k_call, huge, pretty_call, Schedule};
+        let (probe, why) = self.choose_probe();
+        if self.h.probe.is_some() && !matches!(&probe, Probe::Call(m, _) if Some(m) == self.h.probe.as_ref().map(|p| &p.0)) {
+            self.record("frame/probe", Outcome::Warn, why, None, None);
+        } else {
+            self.pass("frame/probe", why);
+        }
+        let plan = crate::notify::plan(&self.profile, &self.subscriptions());
+        let mut seen = std::collections::BTreeSet::new();
+        let notes: Vec<Vec<u8>> = plan.into_iter().filter(|n| !n.extra_field && seen.insert(n.topic.clone())).map(|n| n.bytes).collect();
+        let call = match &probe {
+            Probe::Call(m, _) => Some(m.clone()),
+            _ => None,
+        };
+        let pause = Duration::from_millis(1);
+
+        let mut checks: Vec<(&'static str, String, Vec<Schedule>)> = Vec::new();
+        // Split: a notification, and a call carrying multi-byte UTF-8.
+        let mut split = Vec::new();
+        if let Some(n) = notes.first() {
+            split.push(Schedule::every_byte(n, pause));
+        }
+        if let Some(m) = &call {
+            let id = self.passthrough_id(m);
+            let bytes = format!(
+                "{{ \"jsonrpc\" : \"2.0\", \"method\" : {}, \"id\" : {}, \"params\" :[ \"w\u{f6}rld \u{2713}\"] }}\n\n",
+                serde_json::Value::from(m.as_str()),
+                id.token()
+            );
+            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+            split.push(Schedule::every_byte(bytes.as_bytes(), pause));
+        }
+        if !split.is_empty() {
+            checks.push(("frame/split", "every byte its own read".into(), split));
+        }
+        if notes.len() > 1 || (!notes.is_empty() && call.is_some()) {
+            let mut all: Vec<Vec<u8>> = notes.iter().take(20).cloned().collect();
+            all.extend(notes.iter().take(20).cloned());
+            checks.push(("frame/coalesced", format!("{} messages in one write", all.len()), vec![Schedule::coalesced(&all)]));
+        }
+        let size = 5 << 19;
+        if let Some(n) = notes.first() {
+            checks.push(("frame/huge", format!("a {:.1} MiB notification", size as f64 / (1 << 20) as f64), vec![Schedule::coalesced(&[huge(n, size)])]));
+        } else if let Some(m) = &call {
+            let id = self.passthrough_id(m);
+            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+            let bytes = cli_k_call(m, &id, &[("payload", &"x".repeat(size))]);
+            checks.push(("frame/huge", format!("a {:.1} MiB call", size as f64 / (1 << 20) as f64), vec![Schedule::coalesced(&[bytes])]));
+        }
+        if let Some(m) = &call {
+            let (a, b) = (self.passthrough_id(m), self.passthrough_id(m));
+            self.pending.insert(a.token(), Pending { sent: Instant::now() });
+            self.pending.insert(b.token(), Pending { sent: Instant::now() });
+            let pretty = pretty_call(m, &a, &json!(["world"]));
+            let k = cli_k_call(m, &b, &[("name", "world")]);
+            checks.push(("frame/passthrough", "a pretty-printed call and a lightning-cli -k call".into(), vec![Schedule::coalesced(&[pretty]), Schedule::coalesced(&[k])]));
+        }
+
+        for (id, what, schedules) in checks {
+            if self.stop_reason.is_some() {
+                return;
+            }
+            for s in &schedules {
+                self.play(proc, s);
+            }
+            match self.run_probe(proc, &probe) {
+                Ok(()) => self.pass(id, format!("survived {what}")),
+                Err(e) if self.stop_reason.is_none() || self.stdout_eof => {
+                    let reason = if self.stdout_eof { format!("exited during normal operation (after {what})") } else { format!("after {what}: {e}") };
+                    let effect = if self.stdout_eof { Effect::Kill } else { Effect::Ignored };
+                    self.finding(&Finding { check: id, reason, effect });
+                }
+                Err(_) => {}
+            }
+        }
+        for id in ["frame/split", "frame/coalesced", "frame/huge", "frame/passthrough"] {
+            if !self.recorded(id) && self.stop_reason.is_none() {
+                self.not_applicable.push(id);
+            }
+        }
+    }
+
+    /// An id for a forwarded call, as lightningd prefixes the client's.
+    fn passthrough_id(&mut self, method: &str) -> Id {
+        let n = self.take_num();
+        if self.string_ids {
+            Id::Str(format!("cli:{method}#{}/cln:{method}#{n}", std::process::id()))
+        } else {
+            Id::Num(n)
+        }
+    }
+
     /// Forwards a call to one of the plugin's methods as lightningd does
     /// for `lightning-cli METHOD …` (§10.1): the client's request text with
     /// only the id replaced. A method the plugin lacks is answered by
@@ -1063,12 +1254,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         if !known {
             return Ok(json!({"error": {"code": -32601, "message": format!("Unknown command '{method}'")}}));
         }
-        let id = if self.string_ids {
-            let n = self.take_num();
-            Id::Str(format!("cli:{method}#{}/cln:{method}#{n}", std::process::id()))
-        } else {
-            Id::Num(self.take_num())
-        };
+        let id = self.passthrough_id(method);
         let text = format!(
             "{{ \"jsonrpc\" : \"2.0\", \"method\" : {}, \"id\" : {}, \"params\" :{} }}\n\n",
             serde_json::Value::from(method),

@@ -76,6 +76,27 @@ defect!(r_stray_output_after_init, "stray-output", "v26.06", [], "wire/stray-out
 
 defect!(r_flood_hits_the_cap, "flood", "v26.06", ["--max-pending-mib", "1"], "wire/size", "FAIL", Starts("1"), 1);
 
+// §2.1: what a pipe and lightningd's copying can deliver.
+defect!(r_reader_assumes_whole_reads, "split-fragile", "v26.06", [], "frame/split", "FAIL", Starts("Killing plugin: exited during normal operation (after every byte its own read)"), 1);
+defect!(r_reader_assumes_one_message_per_read, "coalesce-fragile", "v26.06", [], "frame/coalesced", "FAIL", Starts("Killing plugin: exited during normal operation (after 4 messages in one write)"), 1);
+defect!(r_reader_caps_message_size, "huge-fragile", "v26.06", [], "frame/huge", "FAIL", Starts("Killing plugin: exited during normal operation (after a 2.5 MiB notification)"), 1);
+defect!(r_reader_reads_lines, "line-framed", "v26.06", [], "frame/passthrough", "FAIL", Starts("Killing plugin: exited during normal operation (after a pretty-printed call"), 1);
+
+#[test]
+fn fragile_readers_fail_only_their_own_framing_check() {
+    for (defect, broken) in [("split-fragile", "frame/split"), ("coalesce-fragile", "frame/coalesced"), ("huge-fragile", "frame/huge"), ("line-framed", "frame/passthrough")] {
+        let run = misbehave(defect, "v26.06", &[]);
+        for id in ["frame/split", "frame/coalesced", "frame/huge", "frame/passthrough"] {
+            let line = run.check(id);
+            if id == broken {
+                assert_eq!(line.map(|l| l.0).as_deref(), Some("FAIL"), "{defect}: {}", run.stdout);
+            } else if let Some((o, _)) = line {
+                assert_eq!(o, "PASS", "{defect} should not fail {id}: {}", run.stdout);
+            }
+        }
+    }
+}
+
 // §3: what lightningd makes of responses and notifications.
 defect!(r_reply_without_id, "reply-no-id", "v26.06", [], "wire/notification", "FAIL", Is("Killing plugin: Malformed JSON-RPC notification missing \"method\" or \"params\": {\"jsonrpc\":\"2.0\",\"result\":{}}"), 1);
 defect!(r_unknown_id_ignored_v26, "unknown-id", "v26.06", [], "wire/unknown-id", "FAIL", Starts("a response to no pending request (id \"bogus\"); lightningd ignores it"), 1);
