@@ -272,6 +272,20 @@ pub static CATALOGUE: &[CheckDef] = &[
         "Do not cap the size of a message."),
     check!("frame/passthrough", must, "The plugin survives RPC calls whose text lightningd copies from the client: pretty-printed with newlines, or lightning-cli -k style (§2.1, §10.1).",
         "Do not read messages line by line: a call may span many lines."),
+    check!("robust/invalid-json", |_| Some(Tier::Robust), "The plugin survives a frame that is not JSON (lightningd never sends one).",
+        "Catch parse errors per message and carry on."),
+    check!("robust/truncated", |_| Some(Tier::Robust), "The plugin survives a truncated frame followed by a valid one.",
+        "On a parse error, drop the bad frame and keep the rest of the stream."),
+    check!("robust/utf8", |_| Some(Tier::Robust), "The plugin survives invalid UTF-8 inside a string.",
+        "Decode leniently, or reject the one message."),
+    check!("robust/unsubscribed", |_| Some(Tier::Robust), "The plugin survives a notification for a topic it did not subscribe to.",
+        "Ignore notifications without a handler."),
+    check!("robust/unknown-method", |_| Some(Tier::Robust), "The plugin answers a request for a method it does not have with a JSON-RPC error (-32601), and keeps running.",
+        "Answer unknown methods with {\"error\":{\"code\":-32601,...}} instead of exiting."),
+    check!("robust/no-params", |_| Some(Tier::Robust), "The plugin survives a notification without \"params\".",
+        "Treat a missing params as empty."),
+    check!("robust/terminators", |_| Some(Tier::Robust), "The plugin survives messages separated by one `\\n`, and by three.",
+        "Split the stream on JSON value boundaries, not on blank lines."),
     check!("scenario/steps", must, "Every step of the --scenario file holds: expected log lines and RPC calls happen, forwarded calls are answered as expected.",
         "Read the first failing step; the plugin's log and RPC calls are listed below the checks."),
     check!("shutdown/exit", must, "A plugin subscribed to `shutdown` exits within lightningd's grace period after receiving it (§11).",
@@ -289,7 +303,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for c in CATALOGUE {
             assert!(seen.insert(c.id), "duplicate id {}", c.id);
-            assert!(c.id.contains('/') && c.id.chars().all(|ch| ch.is_ascii_lowercase() || "/-".contains(ch)), "{}", c.id);
+            assert!(c.id.contains('/') && c.id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "/-".contains(ch)), "{}", c.id);
             assert!(c.requirement.ends_with('.') || c.requirement.ends_with(')'), "{}", c.id);
         }
     }

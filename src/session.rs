@@ -328,6 +328,15 @@ struct Session<'h, 's, 'd> {
     /// Checks this run cannot apply (e.g. shutdown/exit without the
     /// subscription).
     not_applicable: Vec<&'static str>,
+    /// In the robust phase, findings about the throwaway process are kept
+    /// here instead of becoming results.
+    quiet_findings: Option<Vec<Finding>>,
+    spec: Option<Spawn>,
+    /// A mistake of the user's found mid-run (an option value): the run
+    /// ends with this error once the plugin is cleaned up.
+    usage_error: Option<Error>,
+    /// Why init may have confused the plugin, for the init checks.
+    init_note: Option<String>,
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
@@ -360,6 +369,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             current: None,
             handler_errors: Vec::new(),
             not_applicable: Vec::new(),
+            quiet_findings: None,
+            spec: None,
+            usage_error: None,
+            init_note: None,
         }
     }
 
@@ -426,6 +439,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// A finding whose tier depends on what was found, not only on the check.
     fn finding_as(&mut self, f: &Finding, tier: Tier) {
+        if let Some(q) = self.quiet_findings.as_mut() {
+            q.push(f.clone());
+            self.stop_reason.get_or_insert(f.reason.clone());
+            return;
+        }
         let outcome = match tier {
             Tier::Kill | Tier::Must => Outcome::Fail,
             Tier::Robust if self.h.strict => Outcome::Fail,
@@ -509,6 +527,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             ],
             cwd: self.dir.clone(),
         };
+        self.spec = Some(spec.clone());
         let mut proc = match PluginProcess::spawn(&spec) {
             Ok(p) => p,
             Err(e) => {
@@ -519,7 +538,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     Effect::Fatal(format!("error starting plugin '{plugin}': {reason}"))
                 };
                 self.finding(&Finding { check: "spawn/exec", reason, effect });
-                return Ok(self.finish(None, &rpc));
+                return Ok(self.finish(None, rpc.calls()));
             }
         };
         self.pass("spawn/exec", format!("started as pid {} in {}", proc.pid(), self.dir.display()));
@@ -538,7 +557,19 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
         }
         self.stop(&mut proc);
-        Ok(self.finish(Some(&mut proc), &rpc))
+        if let Some(e) = self.usage_error.take() {
+            return Err(e);
+        }
+        self.leftovers();
+        let main_exit = proc.exit_status();
+        drop(proc);
+        // The report's RPC calls are the judged process's, not the robust
+        // phase's throwaway ones.
+        let calls = rpc.calls();
+        if self.h.scenario.is_none() && self.manifest.is_some() && matches!(self.verdict, Verdict::Accepted) {
+            self.robust();
+        }
+        Ok(self.finish(main_exit, calls))
     }
 
     fn handshake(&mut self, proc: &mut PluginProcess, plugin: &str) {
@@ -598,9 +629,15 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             Ok(p) => p,
             Err(e) => {
                 self.stop_reason = Some(format!("option -o {}: {}", e.spec, e.message));
+                self.usage_error = Some(Error::BadOption { spec: e.spec, message: e.message });
                 return;
             }
         };
+        if serde_json::from_str::<serde_json::Value>(&params).is_err() {
+            // §6.1: lightningd copies int values verbatim, so `0x10` or `+5`
+            // (which strtol accepts) make init invalid JSON.
+            self.init_note = Some("; lightningd copied an int option verbatim (such as 0x10, 010 or +5), which made init invalid JSON (§6.1): give ints in plain decimal".into());
+        }
         let id = self.new_id("init");
         self.send_request(proc, "init", &id, &params);
         let waited = self.wait_for(proc, &id);
@@ -631,6 +668,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.finding(&Finding::kill("lifecycle/alive", "exited during normal operation"));
         } else {
             self.pass("lifecycle/alive", format!("still running {} ms after init", self.h.settle.as_millis()));
+        }
+    }
+
+    /// Adds a note to a recorded result's message.
+    fn annotate(&mut self, id: &str, note: &str) {
+        if let Some(r) = self.results.iter_mut().find(|r| r.id == id) {
+            r.message.push_str(note);
         }
     }
 
@@ -879,6 +923,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
             Waited::Exited => {
                 self.finding(&Finding::kill(exit_id, format!("exited before replying to {stage}")));
+                if let (Some(note), "init") = (self.init_note.clone(), stage) {
+                    self.annotate(exit_id, &note);
+                }
                 None
             }
             Waited::TimedOut => {
@@ -896,6 +943,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     ));
                 } else if self.decoder.pending().is_empty() && self.answered.is_empty() {
                     note.push_str("; nothing was read from stdout (forgot to flush?)");
+                }
+                if stage == "init" {
+                    note.push_str(self.init_note.as_deref().unwrap_or(""));
                 }
                 let effect = if self.h.dynamic {
                     Effect::Kill
@@ -1215,10 +1265,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             if self.stop_reason.is_some() {
                 return;
             }
+            // Replies to these notifications are replies to notifications.
+            self.current = Some(format!("framing: {what}"));
             for s in &schedules {
                 self.play(proc, s);
             }
-            match self.run_probe(proc, &probe) {
+            let probed = self.run_probe(proc, &probe);
+            self.current = None;
+            match probed {
                 Ok(()) => self.pass(id, format!("survived {what}")),
                 Err(e) if self.stop_reason.is_none() || self.stdout_eof => {
                     let reason = if self.stdout_eof { format!("exited during normal operation (after {what})") } else { format!("after {what}: {e}") };
@@ -1232,6 +1286,109 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             if !self.recorded(id) && self.stop_reason.is_none() {
                 self.not_applicable.push(id);
             }
+        }
+    }
+
+    /// Input lightningd never sends (tier `robust`). Each case gets a fresh
+    /// plugin process, brought up through getmanifest and init, so one
+    /// crash does not hide the next; what happens to these throwaway
+    /// processes counts only for the robust check.
+    fn robust(&mut self) {
+        let manifest = self.manifest.clone().unwrap_or_default();
+        let subscribed: Vec<String> = self.profile.notifications.keys().filter(|t| crate::notify::copies(&self.profile, &manifest.subscriptions, t) > 0).cloned().collect();
+        let unsubscribed = self.profile.notifications.keys().find(|t| !subscribed.contains(t) && t.as_str() != "shutdown").cloned();
+        let topic = subscribed.iter().find(|t| t.as_str() != "shutdown").cloned().unwrap_or_else(|| "connect".into());
+        let note = |this: &Self, t: &str| this.profile.notifications.get(t).cloned().unwrap_or_default();
+        let valid = note(self, &topic);
+        let terminated = |b: &[u8]| [b, b"\n\n"].concat();
+        let mut cases: Vec<(&'static str, String, Vec<u8>)> = vec![
+            ("robust/invalid-json", "a frame that is not JSON".into(), b"{\"jsonrpc\":\"2.0\",\"method\":}\n\n".to_vec()),
+            ("robust/truncated", "a truncated frame, then a valid one".into(), [&valid[..valid.len() / 2], b"\n\n", &terminated(&valid)[..]].concat()),
+            (
+                "robust/utf8",
+                "invalid UTF-8 in a string".into(),
+                terminated(&String::from_utf8_lossy(&valid).replacen("\"jsonrpc\":\"2.0\"", "\"jsonrpc\":\"2.0\",\"x\":\"\u{1}\"", 1).into_bytes())
+                    .iter()
+                    .map(|b| if *b == 1 { 0xff } else { *b })
+                    .collect(),
+            ),
+            ("robust/no-params", format!("a '{topic}' notification without params"), format!("{{\"jsonrpc\":\"2.0\",\"method\":\"{topic}\"}}\n\n").into_bytes()),
+            ("robust/terminators", "messages separated by one and by three newlines".into(), [&valid[..], b"\n", &valid[..], b"\n\n\n", &terminated(&valid)[..]].concat()),
+        ];
+        if let Some(t) = &unsubscribed {
+            cases.push(("robust/unsubscribed", format!("a '{t}' notification, which it did not subscribe to"), terminated(&note(self, t))));
+        }
+        cases.push(("robust/unknown-method", "a request for a method it does not have".into(), Vec::new()));
+
+        let (saved_stop, saved_verdict) = (self.stop_reason.clone(), self.verdict.clone());
+        for (id, what, bytes) in cases {
+            if !self.applies(id) {
+                continue;
+            }
+            self.quiet_findings = Some(Vec::new());
+            self.stop_reason = None;
+            let outcome = self.robust_case(id, &bytes);
+            let findings = self.quiet_findings.take().unwrap_or_default();
+            self.stop_reason = saved_stop.clone();
+            self.verdict = saved_verdict.clone();
+            match outcome {
+                Ok(extra) => self.pass(id, format!("survived {what}{extra}")),
+                Err(why) => {
+                    let detail = findings.first().map(|f| format!(" ({})", wire::sanitize(&f.reason))).unwrap_or_default();
+                    self.finding(&Finding { check: id, reason: format!("after {what}: {why}{detail}"), effect: Effect::Ignored });
+                }
+            }
+        }
+    }
+
+    /// One robust case in a fresh process: `Ok` with a note, or why not.
+    fn robust_case(&mut self, id: &str, bytes: &[u8]) -> Result<String, String> {
+        let Some(spec) = self.spec.clone() else { return Err("no plugin to start".into()) };
+        let mut proc = PluginProcess::spawn(&spec).map_err(|e| e.to_string())?;
+        self.decoder = Decoder::new(&self.profile.parser).with_cap(self.h.max_pending);
+        self.pending.clear();
+        self.stdout_eof = false;
+        self.stderr_eof = false;
+        let result = self.bring_up(&mut proc).and_then(|()| {
+            if id == "robust/unknown-method" {
+                let rid = self.new_id("cln_harness_no_such_method");
+                self.pending.insert(rid.token(), Pending { sent: Instant::now() });
+                self.send(&proc, wire::request(&rid, "cln_harness_no_such_method", &json!({})));
+                return match self.wait_until(&mut proc, &rid, Instant::now() + self.h.timeout) {
+                    Waited::Answer(m, _) => {
+                        let code = m.doc.root().get("error").and_then(|e| e.get("code")).map(|c| c.text());
+                        match code.as_deref() {
+                            Some("-32601") => Ok(String::new()),
+                            Some(c) => Ok(format!(", answering with error code {c} (JSON-RPC 2.0 says -32601)")),
+                            None => Err(format!("it answered without an error: {}", m.text())),
+                        }
+                    }
+                    Waited::Exited => Err("it exited".into()),
+                    Waited::TimedOut => Err("no answer".into()),
+                    Waited::Killed(_) => Err("lightningd would kill it".into()),
+                };
+            }
+            self.send(&proc, bytes.to_vec());
+            let (probe, _) = self.choose_probe();
+            self.run_probe(&mut proc, &probe).map(|()| String::new())
+        });
+        proc.kill();
+        result.map_err(|e| if self.stdout_eof { "it exited".to_owned() } else { e })
+    }
+
+    /// getmanifest and init without judging: the judging was done.
+    fn bring_up(&mut self, proc: &mut PluginProcess) -> Result<(), String> {
+        let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
+        self.send_request(proc, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
+        let Waited::Answer(..) = self.wait_for(proc, &id) else { return Err("it did not answer getmanifest this time".into()) };
+        let manifest = self.manifest.clone().unwrap_or_default();
+        let config = Configuration { lightning_dir: self.dir.display().to_string(), rpc_file: "lightning-rpc".into(), startup: !self.h.dynamic, network: self.h.network.clone() };
+        let params = init::params(&self.profile, &manifest, &self.h.options, &config).map_err(|e| e.message)?;
+        let id = self.new_id("init");
+        self.send_request(proc, "init", &id, &params);
+        match self.wait_for(proc, &id) {
+            Waited::Answer(..) => Ok(()),
+            _ => Err("it did not answer init this time".into()),
         }
     }
 
@@ -1337,7 +1494,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
-    fn finish(&mut self, proc: Option<&mut PluginProcess>, rpc: &MockRpc) -> Report {
+    /// What is left unparsed on stdout when the plugin is gone.
+    fn leftovers(&mut self) {
         // What is left unparsed on stdout, unless what lightningd parsed
         // already killed the plugin.
         let killed_by_wire = matches!(&self.verdict, Verdict::Killed { check, .. } if check.starts_with("wire/"));
@@ -1356,13 +1514,16 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 let text = String::from_utf8_lossy(pending).into_owned();
                 self.finding(&Finding {
                     check: "wire/stray-output",
-                    reason: format!("unparsed output on stdout: '{text}'; the next '}}' makes lightningd kill the plugin (Failed to parse RPC JSON response)"),
+                    reason: format!("unparsed output on stdout: {text:?}; the next '}}' makes lightningd kill the plugin (Failed to parse RPC JSON response)"),
                     effect: Effect::Ignored,
                 });
             } else {
                 self.pass("wire/stray-output", "nothing left unparsed on stdout");
             }
         }
+    }
+
+    fn finish(&mut self, exit: Option<std::process::ExitStatus>, rpc_calls: Vec<crate::rpc::RpcCall>) -> Report {
         // Checks that watched the whole run pass if nothing failed them.
         for id in ["wire/json", "wire/jsonrpc", "wire/notification", "wire/unknown-id", "wire/size", "log/message", "log/level", "notify/id", "notify/declared"] {
             if self.results.iter().all(|r| r.id != id) {
@@ -1387,11 +1548,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             lightningd_version: self.profile.version.clone(),
             verdict: self.verdict.clone(),
             checks,
-            rpc_calls: rpc.calls(),
+            rpc_calls,
             log: self.log.clone(),
             stderr_tail,
             manifest: self.manifest.clone(),
-            exit: proc.and_then(|p| p.exit_status()).map(|s| s.to_string()),
+            exit: exit.map(|s| s.to_string()),
         };
         self.emit(Event::RunFinished(Box::new(report.clone())));
         report

@@ -72,7 +72,9 @@ defect!(r_no_jsonrpc_member_v23, "no-jsonrpc", "v23.02", [], "wire/jsonrpc", "FA
 defect!(r_array_on_stdout_v26, "non-object", "v26.06", [], "wire/jsonrpc", "FAIL", Starts("Killing plugin: JSON-RPC message does not contain \"jsonrpc\" field: '[1]"), 1);
 defect!(r_array_on_stdout_v23, "non-object", "v23.02", [], "wire/jsonrpc", "FAIL", Is("Killing plugin: JSON-RPC message is not a valid JSON object type"), 1);
 defect!(r_nul_byte_stalls, "nul-byte", "v26.06", ["--timeout", "0.5"], "wire/nul", "FAIL", Has("NUL byte"), 1);
-defect!(r_stray_output_after_init, "stray-output", "v26.06", [], "wire/stray-output", "FAIL", Starts("unparsed output on stdout: 'debug: initialised"), 1);
+// A stray print goes unnoticed until the next `}`, then kills (§2.2 item 3).
+defect!(r_stray_output_after_init, "stray-output", "v26.06", [], "wire/json", "FAIL", Starts("Killing plugin: Failed to parse RPC JSON response '??debug: got a notification?{\"jsonrpc\":\"2.0\",\"method\":\"log\""), 1);
+defect!(r_stray_output_at_exit, "stray-output-at-exit", "v26.06", [], "wire/stray-output", "FAIL", Starts("unparsed output on stdout: \"\\n\\nbye\\n\""), 1);
 
 defect!(r_flood_hits_the_cap, "flood", "v26.06", ["--max-pending-mib", "1"], "wire/size", "FAIL", Starts("1"), 1);
 
@@ -96,6 +98,17 @@ fn fragile_readers_fail_only_their_own_framing_check() {
         }
     }
 }
+
+// Input lightningd never sends: warnings, failures under --strict.
+defect!(r_dies_on_invalid_json, "die-on-invalid-json", "v26.06", [], "robust/invalid-json", "WARN", Starts("after a frame that is not JSON: it exited"), 0);
+defect!(r_dies_on_truncated_frame, "die-on-truncated", "v26.06", [], "robust/truncated", "WARN", Starts("after a truncated frame, then a valid one: it exited"), 0);
+defect!(r_dies_on_bad_utf8, "die-on-bad-utf8", "v26.06", [], "robust/utf8", "WARN", Starts("after invalid UTF-8 in a string: it exited"), 0);
+defect!(r_dies_on_unsubscribed_topic, "die-on-unsubscribed", "v26.06", [], "robust/unsubscribed", "WARN", Has("which it did not subscribe to: it exited"), 0);
+defect!(r_dies_on_unknown_method, "die-on-unknown-method", "v26.06", [], "robust/unknown-method", "WARN", Is("after a request for a method it does not have: it exited"), 0);
+defect!(r_answers_unknown_method_with_result, "unknown-method-result", "v26.06", [], "robust/unknown-method", "WARN", Starts("after a request for a method it does not have: it answered without an error: {"), 0);
+defect!(r_dies_on_missing_params, "die-on-no-params", "v26.06", [], "robust/no-params", "WARN", Starts("after a 'connect' notification without params: it exited"), 0);
+defect!(r_dies_on_odd_terminators, "die-on-terminators", "v26.06", [], "robust/terminators", "WARN", Starts("after messages separated by one and by three newlines: it exited"), 0);
+defect!(r_strict_makes_robust_fail, "die-on-unknown-method", "v26.06", ["--strict"], "robust/unknown-method", "FAIL", Is("after a request for a method it does not have: it exited"), 1);
 
 // §3: what lightningd makes of responses and notifications.
 defect!(r_reply_without_id, "reply-no-id", "v26.06", [], "wire/notification", "FAIL", Is("Killing plugin: Malformed JSON-RPC notification missing \"method\" or \"params\": {\"jsonrpc\":\"2.0\",\"result\":{}}"), 1);

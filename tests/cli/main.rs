@@ -75,8 +75,10 @@ impl Run {
 
 /// Runs the misbehave fixture with a defect under a profile.
 pub fn misbehave(defect: &str, profile: &str, extra: &[&str]) -> Run {
+    let timeout: &[&str] = if extra.contains(&"--timeout") { &[] } else { &["--timeout", "2"] };
     let out = harness()
-        .args(["run", "--cln-version", profile, "--timeout", "2"])
+        .args(["run", "--cln-version", profile])
+        .args(timeout)
         .args(extra)
         .arg(fixture("misbehave.py"))
         .env("CLN_HARNESS_DEFECT", defect)

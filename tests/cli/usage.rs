@@ -116,13 +116,16 @@ fn transcript_records_every_byte_in_lightningds_form() {
     assert!(sent[0]["{\"jsonrpc\":\"2.0\",\"id\":".len()..].starts_with(|c: char| c.is_ascii_digit()), "{}", sent[0]);
     assert!(sent[1].contains("\"id\":\"cln:init#"), "{}", sent[1]);
     assert!(sent[1].contains("\"options\":{\"greeting\":\"hello\",\"retries\":3},\"configuration\":{\"lightning-dir\":\"/"), "{}", sent[1]);
-    assert!(sent[1].ends_with("\"startup\":true,\"network\":\"regtest\",\"feature_set\":{\"init\":\"08a000080269a2\",\"node\":\"88a000080269a2\",\"channel\":\"\",\"invoice\":\"02000000024100\"}}}\n\n"), "{}", sent[1]);
+    assert!(sent[1].ends_with("\"startup\":true,\"network\":\"regtest\",\"feature_set\":{\"init\":\"08a000080269a2\",\"node\":\"88a000080269a2\",\"channel\":\"\",\"invoice\":\"02000000024100\"}}}}\n\n"), "{}", sent[1]);
     assert!(lines.iter().any(|l| l["dir"] == "from_plugin"));
-    let mut last = 0.0;
-    for l in lines.iter().filter(|l| l.get("dir").is_some()) {
-        let at = l["at_ms"].as_f64().unwrap();
-        assert!(at >= last, "timestamps are ordered");
-        last = at;
+    // Each direction's timestamps are when its bytes crossed the pipe.
+    for dir in ["to_plugin", "from_plugin"] {
+        let mut last = 0.0;
+        for l in lines.iter().filter(|l| l["dir"] == dir) {
+            let at = l["at_ms"].as_f64().unwrap();
+            assert!(at >= last, "{dir} timestamps are ordered");
+            last = at;
+        }
     }
 }
 
@@ -132,16 +135,20 @@ fn options_reach_init_as_lightningd_writes_them() {
     let t = dir.path().join("t.jsonl");
     let run = Run::from(
         harness()
-            .args(["run", "-o", "verbose", "-o", "retries=0x10", "-o", "greeting=hi", "--transcript"])
+            .args(["run", "-o", "verbose", "-o", "retries=0x10", "-o", "greeting=hi", "--timeout", "1", "--transcript"])
             .arg(&t)
             .arg(fixture("misbehave.py"))
             .output()
             .unwrap(),
     );
-    assert_eq!(run.code, 0, "{}", run.stdout);
     let text = std::fs::read_to_string(&t).unwrap();
-    // §6.1: ints are copied verbatim, even where JSON forbids it.
+    // §6.1: ints are copied verbatim, even where JSON forbids it, so the
+    // plugin cannot parse init, and the harness says why.
     assert!(text.contains(r#"\"options\":{\"greeting\":\"hi\",\"retries\":0x10,\"verbose\":true}"#), "{text}");
+    assert_eq!(run.code, 1);
+    let (o, m) = run.check("init/timeout").unwrap();
+    assert_eq!(o, "FAIL");
+    assert!(m.contains("copied an int option verbatim"), "{m}");
 }
 
 #[test]
