@@ -39,6 +39,66 @@ enum Command {
     List,
     /// Write the plugin's public surface as a reviewable snapshot file.
     Snapshot(SnapshotArgs),
+    /// Send generated frame schedules until the plugin breaks; shrink,
+    /// print and save the minimal failing schedule.
+    Fuzz(FuzzArgs),
+    /// Replay a schedule saved by `fuzz`, on a fresh plugin process.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct FuzzArgs {
+    /// The plugin executable. Omit it to give `-- INTERPRETER SCRIPT ARGS...`.
+    plugin: Option<PathBuf>,
+
+    #[arg(last = true)]
+    rest: Vec<OsString>,
+
+    /// How many cases to generate.
+    #[arg(long, default_value_t = 256)]
+    cases: u32,
+
+    /// The seed: the same seed generates the same cases [default: from the clock, printed].
+    #[arg(long)]
+    seed: Option<u64>,
+
+    /// Stop generating new cases after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+
+    /// Also send malformed frames (input lightningd never sends).
+    #[arg(long)]
+    strict: bool,
+
+    /// The lightningd release to play.
+    #[arg(long = "cln-version", default_value = Profile::DEFAULT, value_name = "VERSION")]
+    cln_version: String,
+
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    timeout: f64,
+
+    /// Set a plugin option: NAME=VALUE, or NAME for a flag. Repeatable.
+    #[arg(short = 'o', long = "option", value_name = "NAME[=VALUE]")]
+    options: Vec<String>,
+
+    /// Where failing schedules are appended (JSON Lines).
+    #[arg(long, default_value = "cln-harness-regressions.jsonl", value_name = "FILE")]
+    regressions: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReplayArgs {
+    /// A file written by `cln-harness fuzz`.
+    file: PathBuf,
+
+    /// Which of its schedules, from 1 [default: the last].
+    #[arg(long)]
+    index: Option<usize>,
+
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    timeout: f64,
 }
 
 #[derive(clap::Args, Debug)]
@@ -229,6 +289,8 @@ pub fn main() -> i32 {
         Command::List => list(),
         Command::Run(args) => run(args),
         Command::Snapshot(args) => snapshot(args),
+        Command::Fuzz(args) => fuzz(args),
+        Command::Replay(args) => replay(args),
     }
 }
 
@@ -469,6 +531,112 @@ fn snapshot(args: SnapshotArgs) -> i32 {
         }
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", path.display());
+            EXIT_USAGE
+        }
+    }
+}
+
+struct Bar(indicatif::ProgressBar);
+
+impl cln_harness::fuzz::Progress for Bar {
+    fn case(&mut self, n: u64) {
+        self.0.set_position(n);
+    }
+    fn shrinking(&mut self) {
+        self.0.set_message("failure found, shrinking…");
+    }
+}
+
+fn fuzz(args: FuzzArgs) -> i32 {
+    let Some((program, rest)) = command(&args.plugin, &args.rest) else {
+        eprintln!("error: {}", cln_harness::Error::NoPlugin);
+        return EXIT_USAGE;
+    };
+    if !(args.timeout > 0.0 && args.timeout.is_finite()) || args.duration.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
+        eprintln!("error: --timeout and --duration take a positive number of seconds");
+        return EXIT_USAGE;
+    }
+    let mut harness = Harness::new(program).args(rest).profile(&args.cln_version).timeout(Duration::from_secs_f64(args.timeout));
+    for o in &args.options {
+        harness = harness.option(o);
+    }
+    if let Err(e) = cln_harness::fuzz::check_program(&harness) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    let seed = args.seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
+    eprintln!("fuzzing with seed {seed} (reproduce the same cases with --seed {seed})");
+    let bar = indicatif::ProgressBar::new(args.cases as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} cases {per_sec} {elapsed} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut progress = Bar(bar.clone());
+    let opts = cln_harness::fuzz::FuzzOptions { cases: args.cases, seed, duration: args.duration.map(Duration::from_secs_f64), strict: args.strict };
+    let outcome = cln_harness::fuzz::fuzz(&harness, &opts, &mut progress);
+    bar.finish_and_clear();
+    let outcome = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let rate = outcome.cases_run as f64 / outcome.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{} cases in {:.1} s ({rate:.1} cases/s), {} plugin start(s)",
+        outcome.cases_run,
+        outcome.elapsed.as_secs_f64(),
+        outcome.restarts
+    );
+    match outcome.failure {
+        None => {
+            println!("no failure");
+            EXIT_OK
+        }
+        Some(r) => {
+            print!("{}", r.describe());
+            if !r.reproduced {
+                println!("  (on a fresh process the minimal schedule did not fail: the failure depends on earlier input)");
+            }
+            match r.save(&args.regressions) {
+                Ok(()) => println!("saved to {}; reproduce with: cln-harness replay {}", args.regressions.display(), args.regressions.display()),
+                Err(e) => eprintln!("error: cannot save to {}: {e}", args.regressions.display()),
+            }
+            EXIT_FAILED
+        }
+    }
+}
+
+fn replay(args: ReplayArgs) -> i32 {
+    let all = match cln_harness::fuzz::Regression::load_all(&args.file) {
+        Ok(a) if !a.is_empty() => a,
+        Ok(_) => {
+            eprintln!("error: {} holds no schedule", args.file.display());
+            return EXIT_USAGE;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let n = args.index.unwrap_or(all.len());
+    let Some(r) = n.checked_sub(1).and_then(|i| all.get(i)) else {
+        eprintln!("error: --index {n}: {} holds {} schedule(s)", args.file.display(), all.len());
+        return EXIT_USAGE;
+    };
+    let harness = Harness::new(&r.plugin).args(r.args.clone()).profile(&r.profile).timeout(Duration::from_secs_f64(args.timeout));
+    print!("{}", r.describe());
+    match cln_harness::fuzz::replay(&harness, r) {
+        Ok(Some(reason)) => {
+            println!("reproduced: {reason}");
+            EXIT_FAILED
+        }
+        Ok(None) => {
+            println!("no longer fails");
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             EXIT_USAGE
         }
     }

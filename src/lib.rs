@@ -27,6 +27,7 @@ pub mod checks;
 mod error;
 pub mod events;
 pub mod framing;
+pub mod fuzz;
 mod init;
 pub mod jsmn;
 pub mod manifest;

@@ -31,26 +31,26 @@ use crate::wire::{self, Decoder, Id, Incoming, Kind, Message, WireKill};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Harness {
-    program: OsString,
-    args: Vec<OsString>,
-    profile: String,
-    timeout: Duration,
-    settle: Duration,
-    grace: Duration,
-    options: Vec<OptionSetting>,
-    allow_deprecated_apis: bool,
-    dynamic: bool,
-    strict: bool,
-    lightning_dir: Option<PathBuf>,
-    network: String,
-    only: Vec<String>,
-    quiet: Duration,
-    shutdown_timeout: Option<Duration>,
-    expect_subscriptions: Option<Vec<String>>,
-    scenario: Option<crate::scenario::Scenario>,
-    snapshot: Option<(PathBuf, bool)>,
-    max_pending: usize,
-    probe: Option<(String, serde_json::Value)>,
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) profile: String,
+    pub(crate) timeout: Duration,
+    pub(crate) settle: Duration,
+    pub(crate) grace: Duration,
+    pub(crate) options: Vec<OptionSetting>,
+    pub(crate) allow_deprecated_apis: bool,
+    pub(crate) dynamic: bool,
+    pub(crate) strict: bool,
+    pub(crate) lightning_dir: Option<PathBuf>,
+    pub(crate) network: String,
+    pub(crate) only: Vec<String>,
+    pub(crate) quiet: Duration,
+    pub(crate) shutdown_timeout: Option<Duration>,
+    pub(crate) expect_subscriptions: Option<Vec<String>>,
+    pub(crate) scenario: Option<crate::scenario::Scenario>,
+    pub(crate) snapshot: Option<(PathBuf, bool)>,
+    pub(crate) max_pending: usize,
+    pub(crate) probe: Option<(String, serde_json::Value)>,
 }
 
 impl Harness {
@@ -232,7 +232,7 @@ impl Harness {
 }
 
 /// The program to execute and the path lightningd would know the plugin by.
-struct Program {
+pub(crate) struct Program {
     exec: PathBuf,
     /// The plugin's canonical path: the file itself, or for
     /// `-- INTERPRETER SCRIPT`, the script.
@@ -241,7 +241,7 @@ struct Program {
 
 /// Finds the program and refuses what cannot run. A plugin file is taken
 /// as a path, as `--plugin=PATH` is; an interpreter is looked up in PATH.
-fn resolve_program(program: &OsString, args: &[OsString]) -> Result<Program, Error> {
+pub(crate) fn resolve_program(program: &OsString, args: &[OsString]) -> Result<Program, Error> {
     use std::os::unix::fs::PermissionsExt;
     if program.is_empty() {
         return Err(Error::NoPlugin);
@@ -280,7 +280,7 @@ fn which(name: &Path) -> Option<PathBuf> {
 }
 
 /// How the framing checks tell that the plugin survived.
-enum Probe {
+pub(crate) enum Probe {
     Call(String, serde_json::Value),
     Hook(String),
     Alive,
@@ -302,7 +302,7 @@ struct Pending {
 }
 
 /// One run.
-struct Session<'h, 's, 'd> {
+pub(crate) struct Session<'h, 's, 'd> {
     h: &'h Harness,
     profile: Profile,
     program: Program,
@@ -340,7 +340,7 @@ struct Session<'h, 's, 'd> {
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
-    fn new(h: &'h Harness, profile: Profile, program: Program, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
+    pub(crate) fn new(h: &'h Harness, profile: Profile, program: Program, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
         let decoder = Decoder::new(&profile.parser).with_cap(h.max_pending);
         let string_ids = profile.string_ids == StringIds::Always;
         // Ids come from one node-wide counter: never 0 for this plugin, and
@@ -517,16 +517,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             .collect();
         let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.start, scripted).map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
 
-        let spec = Spawn {
-            program: self.program.exec.clone(),
-            args: self.h.args.clone(),
-            env: vec![
-                ("LIGHTNINGD_PLUGIN".into(), "1".into()),
-                ("LIGHTNINGD_VERSION".into(), self.profile.version.clone().into()),
-                ("LC_ALL".into(), "C".into()),
-            ],
-            cwd: self.dir.clone(),
-        };
+        let spec = self.spawn_spec();
         self.spec = Some(spec.clone());
         let mut proc = match PluginProcess::spawn(&spec) {
             Ok(p) => p,
@@ -1129,7 +1120,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// The liveness probe for this plugin, and why it was chosen.
-    fn choose_probe(&self) -> (Probe, String) {
+    pub(crate) fn choose_probe(&self) -> (Probe, String) {
         let m = self.manifest.clone().unwrap_or_default();
         let mut fallback = String::new();
         if let Some((method, params)) = &self.h.probe {
@@ -1157,7 +1148,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// Runs the probe; `Err` says how the plugin failed it.
-    fn run_probe(&mut self, proc: &mut PluginProcess, probe: &Probe) -> Result<(), String> {
+    pub(crate) fn run_probe(&mut self, proc: &mut PluginProcess, probe: &Probe) -> Result<(), String> {
         let deadline = Instant::now() + self.h.timeout;
         match probe {
             Probe::Call(method, params) => self.forward_call(proc, method, params, deadline).map(|_| ()),
@@ -1190,7 +1181,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// Writes a schedule: each write separately, pausing between them.
-    fn play(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule) {
+    pub(crate) fn play(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule) {
         for w in &schedule.writes {
             self.send(proc, w.clone());
             if !schedule.pause.is_zero() {
@@ -1341,6 +1332,109 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
+    /// Starts a fresh plugin process and brings it through getmanifest and
+    /// init without judging (the manifest must be known).
+    pub(crate) fn fresh(&mut self) -> Result<PluginProcess, String> {
+        let spec = self.spec.clone().ok_or("no plugin to start")?;
+        let mut proc = PluginProcess::spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
+        self.decoder = Decoder::new(&self.profile.parser).with_cap(self.h.max_pending);
+        self.pending.clear();
+        self.stdout_eof = false;
+        self.stderr_eof = false;
+        self.stop_reason = None;
+        self.quiet_findings = Some(Vec::new());
+        self.bring_up(&mut proc)?;
+        Ok(proc)
+    }
+
+    /// Plays `schedule` on a live process, then probes it; `Err` says how
+    /// the plugin failed. `calls` are the ids of calls inside the schedule,
+    /// which the plugin may answer.
+    pub(crate) fn attempt(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule, calls: &[Id]) -> Result<(), String> {
+        self.quiet_findings = Some(Vec::new());
+        for id in calls {
+            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+        }
+        self.current = Some("the schedule".into());
+        self.play(proc, schedule);
+        let (probe, _) = self.choose_probe();
+        let probed = self.run_probe(proc, &probe);
+        self.current = None;
+        let findings = self.quiet_findings.take().unwrap_or_default();
+        if let Some(f) = findings.into_iter().find(|f| matches!(f.effect, Effect::Kill | Effect::Fatal(_))) {
+            return Err(format!("lightningd would kill the plugin: {}", wire::sanitize(&f.reason)));
+        }
+        if self.stdout_eof {
+            return Err("the plugin exited".into());
+        }
+        probed.map_err(|e| format!("probe failed: {e}"))
+    }
+
+    /// Learns the manifest with one normal getmanifest: the fuzzer needs to
+    /// know the plugin's topics and methods.
+    pub(crate) fn learn(&mut self, spec: Spawn) -> Result<Manifest, String> {
+        self.spec = Some(spec.clone());
+        let mut proc = PluginProcess::spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
+        self.quiet_findings = Some(Vec::new());
+        let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
+        self.send_request(&proc, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
+        let Waited::Answer(msg, _) = self.wait_for(&mut proc, &id) else {
+            return Err("the plugin did not answer getmanifest: run `cln-harness run` on it first".into());
+        };
+        let shortname = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = self.program.plugin.display().to_string();
+        let cx = manifest::Context { profile: &self.profile, allow_deprecated_apis: self.h.allow_deprecated_apis, startup: true, path: &path, shortname: &shortname, start_params: &[] };
+        let m = manifest::judge(&msg.doc, &cx).result.map_err(|f| format!("lightningd would refuse the manifest ({}: {}): run `cln-harness run` on it first", f.check, f.reason))?;
+        if self.profile.string_ids == StringIds::OptIn {
+            self.string_ids = m.nonnumericids.unwrap_or(!self.h.allow_deprecated_apis);
+        }
+        self.manifest = Some(m.clone());
+        proc.kill();
+        Ok(m)
+    }
+
+    /// The spawn description for this run's plugin.
+    pub(crate) fn spawn_spec(&self) -> Spawn {
+        Spawn {
+            program: self.program.exec.clone(),
+            args: self.h.args.clone(),
+            env: vec![
+                ("LIGHTNINGD_PLUGIN".into(), "1".into()),
+                ("LIGHTNINGD_VERSION".into(), self.profile.version.clone().into()),
+                ("LC_ALL".into(), "C".into()),
+            ],
+            cwd: self.dir.clone(),
+        }
+    }
+
+    /// A session with its own fresh lightning-dir and mock RPC, for
+    /// drivers other than a run (the fuzzer, replay).
+    pub(crate) fn standalone(h: &'h Harness, sinks: &'s mut [&'d mut dyn Sink]) -> Result<(Self, MockRpc, tempfile::TempDir), Error> {
+        let profile = Profile::load(&h.profile)?;
+        let program = resolve_program(&h.program, &h.args)?;
+        let temp = tempfile::Builder::new()
+            .prefix("cln-harness-")
+            .tempdir()
+            .map_err(|source| Error::Io { context: "cannot create a lightning-dir".into(), source })?;
+        let dir = temp.path().canonicalize().map_err(|source| Error::LightningDir { path: temp.path().into(), source })?;
+        let s = Session::new(h, profile, program, dir.clone(), sinks);
+        let rpc_path = dir.join("lightning-rpc");
+        let rpc = MockRpc::start(&rpc_path, &s.profile, &dir, s.start, Vec::new()).map_err(|source| Error::RpcSocket { path: rpc_path, source })?;
+        Ok((s, rpc, temp))
+    }
+
+    pub(crate) fn manifest_ref(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    pub(crate) fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub(crate) fn next_call_id(&mut self, method: &str) -> Id {
+        self.passthrough_id(method)
+    }
+
     /// One robust case in a fresh process: `Ok` with a note, or why not.
     fn robust_case(&mut self, id: &str, bytes: &[u8]) -> Result<String, String> {
         let Some(spec) = self.spec.clone() else { return Err("no plugin to start".into()) };
@@ -1377,7 +1471,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// getmanifest and init without judging: the judging was done.
-    fn bring_up(&mut self, proc: &mut PluginProcess) -> Result<(), String> {
+    pub(crate) fn bring_up(&mut self, proc: &mut PluginProcess) -> Result<(), String> {
         let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
         self.send_request(proc, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
         let Waited::Answer(..) = self.wait_for(proc, &id) else { return Err("it did not answer getmanifest this time".into()) };
@@ -1393,7 +1487,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// An id for a forwarded call, as lightningd prefixes the client's.
-    fn passthrough_id(&mut self, method: &str) -> Id {
+    pub(crate) fn passthrough_id(&mut self, method: &str) -> Id {
         let n = self.take_num();
         if self.string_ids {
             Id::Str(format!("cli:{method}#{}/cln:{method}#{n}", std::process::id()))
