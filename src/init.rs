@@ -167,7 +167,8 @@ pub fn judge(doc: &Doc) -> InitVerdict {
         });
     }
     match result {
-        Some(r) if r.is_object() => InitVerdict::Accepted,
+        // `null` is pyln-client's answer when init returns nothing (§12.1).
+        Some(r) if r.is_object() || r.is_null() => InitVerdict::Accepted,
         Some(r) => InitVerdict::AcceptedOddly(Finding {
             check: "init/result",
             reason: format!("init answered with a result that is not an object: {}", r.full_text()),

@@ -234,6 +234,9 @@ impl Harness {
 /// The program to execute and the path lightningd would know the plugin by.
 pub(crate) struct Program {
     exec: PathBuf,
+    /// The arguments, a script's path made absolute: the plugin runs in
+    /// the lightning-dir.
+    args: Vec<OsString>,
     /// The plugin's canonical path: the file itself, or for
     /// `-- INTERPRETER SCRIPT`, the script.
     plugin: PathBuf,
@@ -270,8 +273,14 @@ pub(crate) fn resolve_program(program: &OsString, args: &[OsString]) -> Result<P
     };
     // Keep the interpreter's name as found (python3, not python3.11): some
     // interpreters look at argv[0].
-    let exec = if interpreter { found } else { exec };
-    Ok(Program { exec, plugin })
+    // Keep an interpreter's own path (a venv's python is a symlink that must
+    // stay one), but absolute: the plugin runs in the lightning-dir.
+    let exec = if interpreter { std::path::absolute(&found).unwrap_or(found) } else { exec };
+    let mut args = args.to_vec();
+    if interpreter && args.first().is_some_and(|a| Path::new(a).is_file()) {
+        args[0] = plugin.clone().into_os_string();
+    }
+    Ok(Program { exec, plugin, args })
 }
 
 fn which(name: &Path) -> Option<PathBuf> {
@@ -324,7 +333,9 @@ pub(crate) struct Session<'h, 's, 'd> {
     stop_reason: Option<String>,
     /// The notification whose quiet window is open, for attribution.
     current: Option<String>,
-    handler_errors: Vec<(String, String)>,
+    /// Log lines received while a notification was handled, and whether
+    /// each reports an error.
+    handler_errors: Vec<(String, String, bool)>,
     /// Checks this run cannot apply (e.g. shutdown/exit without the
     /// subscription).
     not_applicable: Vec<&'static str>,
@@ -840,10 +851,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             };
             let message = serde_json::from_slice::<String>(msg.full()).unwrap_or_else(|_| msg.text());
             if let Some(topic) = &self.current {
-                let bad_level = matches!(level.as_str(), "warn" | "unusual" | "error" | "broken");
-                if bad_level || message.contains("Traceback") {
-                    self.handler_errors.push((topic.clone(), message.clone()));
-                }
+                // Every line logged while a notification is handled: a
+                // traceback arrives as many lines, any level.
+                let bad = matches!(level.as_str(), "warn" | "unusual" | "error" | "broken") || message.contains("Traceback");
+                self.handler_errors.push((topic.clone(), message.clone(), bad));
             }
             // A plugin flooding its log cannot exhaust the harness's memory.
             if self.log.len() < MAX_LOG_LINES {
@@ -999,18 +1010,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let what = if sent == 0 { "no subscribed topic to send".to_owned() } else { format!("{sent} notifications: {}", topics.into_iter().collect::<Vec<_>>().join(", ")) };
         self.pass("notify/no-reply", format!("no reply to {what}"));
         self.pass("notify/alive", format!("survived {what}"));
-        if self.handler_errors.is_empty() {
-            self.pass("notify/handler-errors", "no error logged while handling notifications");
-        } else {
-            let first = &self.handler_errors[0];
-            let reason = format!(
-                "{} error line(s) logged while handling notifications; first, after '{}': {}",
-                self.handler_errors.len(),
-                first.0,
-                first.1.lines().last().unwrap_or("")
-            );
-            self.finding(&Finding { check: "notify/handler-errors", reason, effect: Effect::Logged });
-        }
+        self.judge_handler_errors();
     }
 
     /// Runs a scenario's steps (see [`crate::scenario`]).
@@ -1114,9 +1114,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         } else {
             self.finding(&Finding { check: "scenario/steps", reason: format!("{name}: {}", failures.join("; ")), effect: Effect::Ignored });
         }
-        if self.handler_errors.is_empty() {
-            self.pass("notify/handler-errors", "no error logged while handling notifications");
-        }
+        self.judge_handler_errors();
     }
 
     /// The liveness probe for this plugin, and why it was chosen.
@@ -1397,7 +1395,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     pub(crate) fn spawn_spec(&self) -> Spawn {
         Spawn {
             program: self.program.exec.clone(),
-            args: self.h.args.clone(),
+            args: self.program.args.clone(),
             env: vec![
                 ("LIGHTNINGD_PLUGIN".into(), "1".into()),
                 ("LIGHTNINGD_VERSION".into(), self.profile.version.clone().into()),
@@ -1494,6 +1492,24 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         } else {
             Id::Num(n)
         }
+    }
+
+    /// `notify/handler-errors`: the error lines logged while notifications
+    /// were handled, summed up by the first failing notification's last
+    /// line (a traceback's last line says what went wrong).
+    fn judge_handler_errors(&mut self) {
+        let errors = self.handler_errors.iter().filter(|e| e.2).count();
+        let Some(topic) = self.handler_errors.iter().find(|e| e.2).map(|e| e.0.clone()) else {
+            self.pass("notify/handler-errors", "no error logged while handling notifications");
+            return;
+        };
+        let lines: Vec<&str> = self.handler_errors.iter().filter(|e| e.0 == topic).flat_map(|e| e.1.lines()).map(str::trim).filter(|l| !l.is_empty()).collect();
+        // The exception line (`KeyError: 'id'`), else the first error line.
+        let is_exception = |l: &&&str| l.split(':').next().is_some_and(|head| !head.contains(' ') && (head.ends_with("Error") || head.ends_with("Exception")));
+        let first_bad = self.handler_errors.iter().find(|e| e.2).and_then(|e| e.1.lines().last()).unwrap_or("");
+        let last = lines.iter().rev().find(is_exception).copied().unwrap_or(first_bad).trim().to_owned();
+        let reason = format!("{errors} error report(s) logged while handling notifications; the first, after '{topic}', ends with: {last}");
+        self.finding(&Finding { check: "notify/handler-errors", reason, effect: Effect::Logged });
     }
 
     /// Forwards a call to one of the plugin's methods as lightningd does

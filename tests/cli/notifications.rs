@@ -78,7 +78,7 @@ fn r_handler_error_is_a_warning_on_its_notification() {
     let run = misbehave("handler-error", "v26.06", &[]);
     let (o, m) = outcome(&run, "notify/handler-errors");
     assert_eq!(o, "WARN");
-    assert!(m.contains("after 'connect': KeyError: 'id'"), "{m}");
+    assert!(m.contains("the first, after 'connect', ends with: KeyError: 'id'"), "{m}");
     assert_eq!(run.code, 0, "a warning, not a failure");
 }
 
