@@ -16,13 +16,16 @@ fn root() -> PathBuf {
 /// The Rust fixture: from `CLN_HARNESS_CLN_PLUGIN`, or the path
 /// `ci/test.sh` builds it to.
 fn rust_fixture() -> Option<PathBuf> {
-    let p = std::env::var_os("CLN_HARNESS_CLN_PLUGIN").map(PathBuf::from).unwrap_or_else(|| root().join("target/fixtures/release/cln-plugin-fixture"));
+    let p = std::env::var_os("CLN_HARNESS_CLN_PLUGIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/fixtures/release/cln-plugin-fixture"));
     p.is_file().then_some(p)
 }
 
 fn main() {
     let cases: u32 = std::env::var("BENCH_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let mut targets: Vec<(&str, Harness)> = vec![("raw Python (misbehave.py)", Harness::new("python3").arg(root().join("fixtures/plugins/misbehave.py")))];
+    let mut targets: Vec<(&str, Harness)> =
+        vec![("raw Python (misbehave.py)", Harness::new("python3").arg(root().join("fixtures/plugins/misbehave.py")))];
     match rust_fixture() {
         Some(p) => targets.push(("cln-plugin (Rust)", Harness::new(p))),
         None => eprintln!("skipping the Rust fixture: build it with ci/test.sh, or set CLN_HARNESS_CLN_PLUGIN"),

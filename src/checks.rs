@@ -303,7 +303,11 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for c in CATALOGUE {
             assert!(seen.insert(c.id), "duplicate id {}", c.id);
-            assert!(c.id.contains('/') && c.id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "/-".contains(ch)), "{}", c.id);
+            assert!(
+                c.id.contains('/') && c.id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "/-".contains(ch)),
+                "{}",
+                c.id
+            );
             assert!(c.requirement.ends_with('.') || c.requirement.ends_with(')'), "{}", c.id);
         }
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use cln_harness::checks::CATALOGUE;
 use cln_harness::baseline::Baseline;
+use cln_harness::checks::CATALOGUE;
 use cln_harness::report::{github::Annotations, human::Human, json::Json, junit::Junit, transcript::Transcript};
 use cln_harness::{Harness, Profile, Sink};
 
@@ -34,7 +34,7 @@ enum Command {
     /// Run a plugin through getmanifest and init as lightningd would.
     ///
     /// `cln-harness run ./myplugin`, or `cln-harness run -- python3 plugin.py`.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print every check: id, tier per profile, and the requirement.
     List,
     /// Write the plugin's public surface as a reviewable snapshot file.
@@ -287,7 +287,7 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::List => list(),
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Snapshot(args) => snapshot(args),
         Command::Fuzz(args) => fuzz(args),
         Command::Replay(args) => replay(args),
@@ -523,7 +523,8 @@ fn snapshot(args: SnapshotArgs) -> i32 {
     let plugin = PathBuf::from(&report.plugin);
     let path = cln_harness::snapshot::default_path(&args.snapshot_dir, &plugin);
     let name = plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-    let written = std::fs::create_dir_all(&args.snapshot_dir).and_then(|()| std::fs::write(&path, cln_harness::snapshot::render(&name, manifest)));
+    let written =
+        std::fs::create_dir_all(&args.snapshot_dir).and_then(|()| std::fs::write(&path, cln_harness::snapshot::render(&name, manifest)));
     match written {
         Ok(()) => {
             println!("wrote {}", path.display());
@@ -564,14 +565,22 @@ fn fuzz(args: FuzzArgs) -> i32 {
         eprintln!("error: {e}");
         return EXIT_USAGE;
     }
-    let seed = args.seed.unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
+    let seed = args
+        .seed
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
     eprintln!("fuzzing with seed {seed} (reproduce the same cases with --seed {seed})");
     let bar = indicatif::ProgressBar::new(args.cases as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} cases {per_sec} {elapsed} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} cases {per_sec} {elapsed} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut progress = Bar(bar.clone());
-    let opts = cln_harness::fuzz::FuzzOptions { cases: args.cases, seed, duration: args.duration.map(Duration::from_secs_f64), strict: args.strict };
+    let opts = cln_harness::fuzz::FuzzOptions {
+        cases: args.cases,
+        seed,
+        duration: args.duration.map(Duration::from_secs_f64),
+        strict: args.strict,
+    };
     let outcome = cln_harness::fuzz::fuzz(&harness, &opts, &mut progress);
     bar.finish_and_clear();
     let outcome = match outcome {
@@ -599,7 +608,9 @@ fn fuzz(args: FuzzArgs) -> i32 {
                 println!("  (on a fresh process the minimal schedule did not fail: the failure depends on earlier input)");
             }
             match r.save(&args.regressions) {
-                Ok(()) => println!("saved to {}; reproduce with: cln-harness replay {}", args.regressions.display(), args.regressions.display()),
+                Ok(()) => {
+                    println!("saved to {}; reproduce with: cln-harness replay {}", args.regressions.display(), args.regressions.display())
+                }
                 Err(e) => eprintln!("error: cannot save to {}: {e}", args.regressions.display()),
             }
             EXIT_FAILED
@@ -654,10 +665,8 @@ fn matrix(reports: &[cln_harness::Report]) {
     let header: Vec<String> = reports.iter().map(|r| format!("{:<8}", r.profile)).collect();
     let _ = writeln!(out, "\ncompatibility: {:<26} {}", "", header.join(" "));
     for c in CATALOGUE {
-        let cells: Vec<String> = reports
-            .iter()
-            .map(|r| format!("{:<8}", r.check(c.id).map(|x| x.outcome.as_str()).unwrap_or("-")))
-            .collect();
+        let cells: Vec<String> =
+            reports.iter().map(|r| format!("{:<8}", r.check(c.id).map(|x| x.outcome.as_str()).unwrap_or("-"))).collect();
         if cells.iter().all(|c| c.trim() == "-") {
             continue;
         }

@@ -76,7 +76,11 @@ pub fn huge(msg: &[u8], size: usize) -> Vec<u8> {
     let body = msg.strip_suffix(b"\n\n").unwrap_or(msg);
     let grown = crate::notify::with_extra_field(body);
     let filler = "x".repeat(size);
-    let text = String::from_utf8_lossy(&grown).replacen("\"cln_harness_future_field\":true", &format!("\"cln_harness_future_field\":\"{filler}\""), 1);
+    let text = String::from_utf8_lossy(&grown).replacen(
+        "\"cln_harness_future_field\":true",
+        &format!("\"cln_harness_future_field\":\"{filler}\""),
+        1,
+    );
     let mut out = text.into_bytes();
     out.extend_from_slice(b"\n\n");
     out

@@ -137,15 +137,26 @@ fn pool(s: &mut Session<'_, '_, '_>, strict: bool) -> Vec<Entry> {
         );
         out.push(Entry { label: format!("call to '{}'", m.name), bytes: compact.into_bytes(), call: Some(id) });
         let id = s.next_call_id(&m.name);
-        out.push(Entry { label: format!("pretty-printed call to '{}'", m.name), bytes: pretty_call(&m.name, &id, &serde_json::json!(["world"])), call: Some(id) });
+        out.push(Entry {
+            label: format!("pretty-printed call to '{}'", m.name),
+            bytes: pretty_call(&m.name, &id, &serde_json::json!(["world"])),
+            call: Some(id),
+        });
         let id = s.next_call_id(&m.name);
-        out.push(Entry { label: format!("lightning-cli -k call to '{}'", m.name), bytes: cli_k_call(&m.name, &id, &[("name", "world")]), call: Some(id) });
+        out.push(Entry {
+            label: format!("lightning-cli -k call to '{}'", m.name),
+            bytes: cli_k_call(&m.name, &id, &[("name", "world")]),
+            call: Some(id),
+        });
     }
     if let Some(first) = out.iter().find(|e| e.call.is_none()).cloned() {
         out.push(Entry { label: format!("{} grown to 2.5 MiB", first.label), bytes: huge(&first.bytes, 5 << 19), call: None });
     }
     if strict {
-        let base = out.first().map(|e| e.bytes.clone()).unwrap_or_else(|| b"{\"jsonrpc\":\"2.0\",\"method\":\"connect\",\"params\":{}}\n\n".to_vec());
+        let base = out
+            .first()
+            .map(|e| e.bytes.clone())
+            .unwrap_or_else(|| b"{\"jsonrpc\":\"2.0\",\"method\":\"connect\",\"params\":{}}\n\n".to_vec());
         let body = base.strip_suffix(b"\n\n").unwrap_or(&base).to_vec();
         out.push(Entry { label: "a frame that is not JSON".into(), bytes: b"{\"jsonrpc\":\"2.0\",\"method\":}\n\n".to_vec(), call: None });
         out.push(Entry { label: "a truncated frame".into(), bytes: [&body[..body.len() / 2], b"\n\n"].concat(), call: None });
@@ -307,7 +318,11 @@ impl Regression {
         for (i, w) in self.writes.iter().enumerate() {
             let b = w.bytes();
             let text = String::from_utf8_lossy(&b);
-            let shown: String = if text.len() > 160 { format!("{:?}… ({} bytes more)", &text[..text.char_indices().nth(160).map_or(text.len(), |(i, _)| i)], b.len() - 160) } else { format!("{text:?}") };
+            let shown: String = if text.len() > 160 {
+                format!("{:?}… ({} bytes more)", &text[..text.char_indices().nth(160).map_or(text.len(), |(i, _)| i)], b.len() - 160)
+            } else {
+                format!("{text:?}")
+            };
             out.push_str(&format!("  write {} ({} byte{}): {shown}\n", i + 1, b.len(), if b.len() == 1 { "" } else { "s" }));
             if i + 1 < self.writes.len() && self.pause_ms > 0 {
                 out.push_str(&format!("  pause {} ms\n", self.pause_ms));

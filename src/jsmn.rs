@@ -167,13 +167,7 @@ impl Parser {
                         self.pos = start;
                         return Err(JsmnError::NoMem);
                     };
-                    toks[i] = Tok {
-                        ty: TokType::Primitive,
-                        start: start as i64,
-                        end: self.pos as i64,
-                        size: 0,
-                        parent: self.toksuper,
-                    };
+                    toks[i] = Tok { ty: TokType::Primitive, start: start as i64, end: self.pos as i64, size: 0, parent: self.toksuper };
                     self.pos -= 1;
                     return Ok(());
                 }
@@ -201,13 +195,7 @@ impl Parser {
                     self.pos = start;
                     return Err(JsmnError::NoMem);
                 };
-                toks[i] = Tok {
-                    ty: TokType::String,
-                    start: start as i64 + 1,
-                    end: self.pos as i64,
-                    size: 0,
-                    parent: self.toksuper,
-                };
+                toks[i] = Tok { ty: TokType::String, start: start as i64 + 1, end: self.pos as i64, size: 0, parent: self.toksuper };
                 return Ok(());
             }
             if c == b'\\' && self.pos + 1 < js.len() {
@@ -332,10 +320,7 @@ fn validate_datum(buf: &[u8], toks: &[Tok], mut p: usize, valid: &mut bool) -> u
                     break;
                 }
                 let k = toks[p];
-                if k.ty != TokType::String
-                    || k.size != 1
-                    || std::str::from_utf8(&buf[k.start as usize..k.end as usize]).is_err()
-                {
+                if k.ty != TokType::String || k.size != 1 || std::str::from_utf8(&buf[k.start as usize..k.end as usize]).is_err() {
                     *valid = false;
                     break;
                 }
@@ -483,9 +468,7 @@ impl<'a> Node<'a> {
         if !self.is_object() {
             return None;
         }
-        self.children()
-            .find(|k| k.is_string() && k.contents() == key.as_bytes())
-            .map(|k| k.value())
+        self.children().find(|k| k.is_string() && k.contents() == key.as_bytes()).map(|k| k.value())
     }
 
     /// `json_tok_streq`: a string token with exactly these bytes.

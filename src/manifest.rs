@@ -137,11 +137,7 @@ impl<'a> Judge<'a> {
         self.pass("manifest/result");
 
         if let Some(d) = result.get("disable") {
-            return Err(Finding {
-                check: "manifest/disable",
-                reason: format!("disabled itself: {}", d.text()),
-                effect: Effect::Disabled,
-            });
+            return Err(Finding { check: "manifest/disable", reason: format!("disabled itself: {}", d.text()), effect: Effect::Disabled });
         }
         self.pass("manifest/disable");
 
@@ -602,7 +598,8 @@ impl<'a> Judge<'a> {
                     }
                     self.pass("manifest/hooks/duplicate");
                 }
-                let names = |n: Option<Node<'_>>| -> Vec<String> { n.map(|a| a.children().map(|c| c.text()).collect()).unwrap_or_default() };
+                let names =
+                    |n: Option<Node<'_>>| -> Vec<String> { n.map(|a| a.children().map(|c| c.text()).collect()).unwrap_or_default() };
                 self.m.hooks.push(HookDecl { name, before: names(before), after: names(after) });
             }
         }
@@ -725,10 +722,11 @@ fn subscription_warnings(m: &Manifest, profile: &Profile) -> Vec<Finding> {
     m.subscriptions
         .iter()
         .filter(|t| {
-            !(profile.manifest.wildcard_subscription && t.as_str() == "*")
-                && !profile.native_topics.contains(*t)
-                && !profile.builtin_topics.contains(*t)
-                && !declared.contains(t)
+            let known = (profile.manifest.wildcard_subscription && t.as_str() == "*")
+                || profile.native_topics.contains(*t)
+                || profile.builtin_topics.contains(*t)
+                || declared.contains(t);
+            !known
         })
         .map(|t| Finding {
             check: "manifest/topics",
@@ -830,7 +828,8 @@ mod tests {
 
     #[test]
     fn empty_deprecated_array_reads_the_next_token() {
-        let e = judge_text(r#"{"options":[{"name":"a","type":"string","description":"d","deprecated":[]}],"rpcmethods":[]}"#, "v26.06").unwrap_err();
+        let e = judge_text(r#"{"options":[{"name":"a","type":"string","description":"d","deprecated":[]}],"rpcmethods":[]}"#, "v26.06")
+            .unwrap_err();
         assert_eq!(e.reason, "invalid \"deprecated\" start version rpcmethods");
     }
 }

@@ -126,9 +126,15 @@ mod tests {
             br#"{"jsonrpc":"2.0","method":"disconnect","params":{"disconnect":{"id":"02","cln_harness_future_field":true}}}"#
         );
         let flat = br#"{"jsonrpc":"2.0","method":"disconnect","params":{"id":"02"}}"#;
-        assert_eq!(with_extra_field(flat), br#"{"jsonrpc":"2.0","method":"disconnect","params":{"id":"02","cln_harness_future_field":true}}"#);
+        assert_eq!(
+            with_extra_field(flat),
+            br#"{"jsonrpc":"2.0","method":"disconnect","params":{"id":"02","cln_harness_future_field":true}}"#
+        );
         let empty = br#"{"jsonrpc":"2.0","method":"shutdown","params":{"shutdown":{}}}"#;
-        assert_eq!(with_extra_field(empty), br#"{"jsonrpc":"2.0","method":"shutdown","params":{"shutdown":{"cln_harness_future_field":true}}}"#);
+        assert_eq!(
+            with_extra_field(empty),
+            br#"{"jsonrpc":"2.0","method":"shutdown","params":{"shutdown":{"cln_harness_future_field":true}}}"#
+        );
     }
 
     #[test]
@@ -136,7 +142,8 @@ mod tests {
         for name in Profile::names() {
             let p = Profile::load(&name).unwrap();
             for (topic, bytes) in &p.notifications {
-                let v: serde_json::Value = serde_json::from_slice(&with_extra_field(bytes)).unwrap_or_else(|e| panic!("{name}/{topic}: {e}"));
+                let v: serde_json::Value =
+                    serde_json::from_slice(&with_extra_field(bytes)).unwrap_or_else(|e| panic!("{name}/{topic}: {e}"));
                 assert_eq!(v["method"], topic.as_str());
             }
         }

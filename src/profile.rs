@@ -145,36 +145,20 @@ impl Profile {
 
     /// Names of every bundled profile, oldest first.
     pub fn names() -> Vec<String> {
-        let mut names: Vec<String> = PROFILES
-            .dirs()
-            .filter_map(|d| d.path().file_name()?.to_str().map(str::to_owned))
-            .collect();
+        let mut names: Vec<String> = PROFILES.dirs().filter_map(|d| d.path().file_name()?.to_str().map(str::to_owned)).collect();
         names.sort();
         names
     }
 
     /// Loads a bundled profile by name (`v26.06`, `v23.02`).
     pub fn load(name: &str) -> Result<Profile, Error> {
-        let dir = PROFILES.get_dir(name).ok_or_else(|| Error::UnknownProfile {
-            name: name.to_owned(),
-            known: Profile::names().join(", "),
-        })?;
-        let text = |file: &str| -> &'static str {
-            dir.get_file(format!("{name}/{file}"))
-                .and_then(|f| f.contents_utf8())
-                .unwrap_or("")
-        };
-        let file: ProfileFile = toml::from_str(text("profile.toml")).map_err(|e| Error::Profile {
-            name: name.to_owned(),
-            message: e.to_string(),
-        })?;
+        let dir =
+            PROFILES.get_dir(name).ok_or_else(|| Error::UnknownProfile { name: name.to_owned(), known: Profile::names().join(", ") })?;
+        let text = |file: &str| -> &'static str { dir.get_file(format!("{name}/{file}")).and_then(|f| f.contents_utf8()).unwrap_or("") };
+        let file: ProfileFile =
+            toml::from_str(text("profile.toml")).map_err(|e| Error::Profile { name: name.to_owned(), message: e.to_string() })?;
         let lines = |file: &str| -> BTreeSet<String> {
-            text(file)
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned)
-                .collect()
+            text(file).lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
         };
         let notifications = messages(&NOTIFICATIONS, name);
         let builtin_plugin_methods = text("builtin-plugin-methods.tsv")

@@ -50,7 +50,13 @@ struct Answers {
 
 impl MockRpc {
     /// Listens at `path`.
-    pub fn start(path: &Path, profile: &Profile, lightning_dir: &Path, start: Instant, scripted: Vec<(String, Value)>) -> std::io::Result<MockRpc> {
+    pub fn start(
+        path: &Path,
+        profile: &Profile,
+        lightning_dir: &Path,
+        start: Instant,
+        scripted: Vec<(String, Value)>,
+    ) -> std::io::Result<MockRpc> {
         let listener = UnixListener::bind(path)?;
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -141,7 +147,9 @@ fn answer(a: &Answers, req: &Value) -> (RpcCall, Value) {
     let body = match (&method, &params) {
         (None, _) => json!({"error": {"code": -32600, "message": "No method"}}),
         (Some(_), None) => json!({"error": {"code": -32600, "message": "No params"}}),
-        (Some(m), Some(_)) if a.scripted.iter().any(|(s, _)| s == m) => a.scripted.iter().find(|(s, _)| s == m).map(|(_, v)| v.clone()).unwrap_or_default(),
+        (Some(m), Some(_)) if a.scripted.iter().any(|(s, _)| s == m) => {
+            a.scripted.iter().find(|(s, _)| s == m).map(|(_, v)| v.clone()).unwrap_or_default()
+        }
         (Some(m), Some(_)) => match a.profile.rpc_answer(m) {
             Some(mut result) => {
                 if m == "getinfo" {

@@ -92,7 +92,7 @@ impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let err = |message: String| ScenarioError { path: path.display().to_string(), message };
         let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-        Scenario::parse(&text).map_err(|m| err(m))
+        Scenario::parse(&text).map_err(err)
     }
 
     pub fn parse(text: &str) -> Result<Scenario, String> {
@@ -112,7 +112,8 @@ impl Scenario {
 impl Step {
     /// The step's action; an error says what is wrong with it.
     pub fn action(&self) -> Result<Action, String> {
-        let kinds = [self.notify.is_some(), self.expect_log.is_some(), self.expect_rpc.is_some(), self.call.is_some(), self.wait_ms.is_some()];
+        let kinds =
+            [self.notify.is_some(), self.expect_log.is_some(), self.expect_rpc.is_some(), self.call.is_some(), self.wait_ms.is_some()];
         if kinds.iter().filter(|k| **k).count() != 1 {
             return Err("give exactly one of notify, expect_log, expect_rpc, call, wait_ms".into());
         }
@@ -131,7 +132,12 @@ impl Step {
             if !params.is_array() && !params.is_object() {
                 return Err("call params must be an array or a table".into());
             }
-            return Ok(Action::Call { method: m.clone(), params, expect_result: self.expect_result.clone(), expect_error: self.expect_error });
+            return Ok(Action::Call {
+                method: m.clone(),
+                params,
+                expect_result: self.expect_result.clone(),
+                expect_error: self.expect_error,
+            });
         }
         Ok(Action::Wait)
     }

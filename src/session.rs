@@ -429,7 +429,15 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.record_as(id, self.tier(id), outcome, message, effect, latency);
     }
 
-    fn record_as(&mut self, id: &'static str, tier: Tier, outcome: Outcome, message: String, effect: Option<Effect>, latency: Option<Duration>) {
+    fn record_as(
+        &mut self,
+        id: &'static str,
+        tier: Tier,
+        outcome: Outcome,
+        message: String,
+        effect: Option<Effect>,
+        latency: Option<Duration>,
+    ) {
         if !self.applies(id) || self.recorded(id) {
             return;
         }
@@ -478,7 +486,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 self.stop_reason.get_or_insert(format!("lightningd stops at {}", f.check));
             }
             Effect::Disabled => {
-                self.verdict = Verdict::Disabled { check: f.check.into(), reason: f.reason.splitn(2, ": ").nth(1).unwrap_or("").to_owned() };
+                self.verdict =
+                    Verdict::Disabled { check: f.check.into(), reason: f.reason.split_once(": ").map(|x| x.1).unwrap_or("").to_owned() };
                 self.stop_reason.get_or_insert("the plugin disabled itself".to_owned());
             }
             _ => {}
@@ -526,7 +535,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 (a.method.clone(), body)
             })
             .collect();
-        let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.start, scripted).map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
+        let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.start, scripted)
+            .map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
 
         let spec = self.spawn_spec();
         self.spec = Some(spec.clone());
@@ -534,11 +544,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             Ok(p) => p,
             Err(e) => {
                 let reason = format!("opening pipe: {}", strerror(&e));
-                let effect = if self.h.dynamic {
-                    Effect::Kill
-                } else {
-                    Effect::Fatal(format!("error starting plugin '{plugin}': {reason}"))
-                };
+                let effect =
+                    if self.h.dynamic { Effect::Kill } else { Effect::Fatal(format!("error starting plugin '{plugin}': {reason}")) };
                 self.finding(&Finding { check: "spawn/exec", reason, effect });
                 return Ok(self.finish(None, rpc.calls()));
             }
@@ -696,7 +703,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, &current));
                 match written {
                     Ok(()) => self.record("snapshot/surface", Outcome::Warn, format!("updated {}", path.display()), None, None),
-                    Err(e) => self.finding(&Finding { check: "snapshot/surface", reason: format!("cannot write {}: {e}", path.display()), effect: Effect::Ignored }),
+                    Err(e) => self.finding(&Finding {
+                        check: "snapshot/surface",
+                        reason: format!("cannot write {}: {e}", path.display()),
+                        effect: Effect::Ignored,
+                    }),
                 }
             }
             Some(d) => self.finding(&Finding {
@@ -730,7 +741,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     fn killed(&mut self, f: Finding) {
         if let (Some(topic), "wire/notification") = (self.current.clone(), f.check) {
             self.finding_as(
-                &Finding { check: "notify/no-reply", reason: format!("{} (a reply to the '{topic}' notification)", f.reason), effect: Effect::Kill },
+                &Finding {
+                    check: "notify/no-reply",
+                    reason: format!("{} (a reply to the '{topic}' notification)", f.reason),
+                    effect: Effect::Kill,
+                },
                 Tier::Kill,
             );
         }
@@ -768,7 +783,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         Incoming::Overflow(n) => {
                             return Some(Waited::Killed(Finding {
                                 check: "wire/size",
-                                reason: format!("{n} bytes on stdout without a complete message; the harness stops reading past {} bytes", self.h.max_pending),
+                                reason: format!(
+                                    "{n} bytes on stdout without a complete message; the harness stops reading past {} bytes",
+                                    self.h.max_pending
+                                ),
                                 effect: Effect::Ignored,
                             }))
                         }
@@ -811,15 +829,25 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     }
                     self.finding(&Finding {
                         check: "notify/no-reply",
-                        reason: format!("replied to the '{topic}' notification, which has no id (lightningd ignores the reply): {}", m.text()),
+                        reason: format!(
+                            "replied to the '{topic}' notification, which has no id (lightningd ignores the reply): {}",
+                            m.text()
+                        ),
                         effect: Effect::Ignored,
                     });
                     return None;
                 }
                 if self.profile.parser.kill_on_unknown_id {
-                    return Some(Waited::Killed(Finding::kill("wire/unknown-id", format!("Received a JSON-RPC response for non-existent request '{id}'"))));
+                    return Some(Waited::Killed(Finding::kill(
+                        "wire/unknown-id",
+                        format!("Received a JSON-RPC response for non-existent request '{id}'"),
+                    )));
                 }
-                self.finding(&Finding { check: "wire/unknown-id", reason: format!("{why}; lightningd ignores it: {}", m.text()), effect: Effect::Ignored });
+                self.finding(&Finding {
+                    check: "wire/unknown-id",
+                    reason: format!("{why}; lightningd ignores it: {}", m.text()),
+                    effect: Effect::Ignored,
+                });
                 None
             }
             Kind::Notification { method } => self.take_notification(&m, method.clone(), at_ms).map(Waited::Killed),
@@ -1006,8 +1034,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 return;
             }
         }
-        let topics: std::collections::BTreeSet<String> = crate::notify::plan(&self.profile, &self.subscriptions()).into_iter().map(|n| n.topic).collect();
-        let what = if sent == 0 { "no subscribed topic to send".to_owned() } else { format!("{sent} notifications: {}", topics.into_iter().collect::<Vec<_>>().join(", ")) };
+        let topics: std::collections::BTreeSet<String> =
+            crate::notify::plan(&self.profile, &self.subscriptions()).into_iter().map(|n| n.topic).collect();
+        let what = if sent == 0 {
+            "no subscribed topic to send".to_owned()
+        } else {
+            format!("{sent} notifications: {}", topics.into_iter().collect::<Vec<_>>().join(", "))
+        };
         self.pass("notify/no-reply", format!("no reply to {what}"));
         self.pass("notify/alive", format!("survived {what}"));
         self.judge_handler_errors();
@@ -1035,7 +1068,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         continue;
                     };
                     // lightningd sends a topic only to its subscribers (§7.4).
-                    let custom = self.profile.native_topics.get(&topic).is_none();
+                    let custom = !self.profile.native_topics.contains(&topic);
                     if !custom && crate::notify::copies(&self.profile, &self.subscriptions(), &topic) == 0 {
                         failures.push(format!("{what}: the plugin does not subscribe to '{topic}', so lightningd would never send it"));
                         continue;
@@ -1045,7 +1078,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     let exited = self.pump(proc, Instant::now() + self.h.quiet);
                     self.current = None;
                     if exited && self.stop_reason.is_none() {
-                        self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (after the '{topic}' notification)")));
+                        self.finding(&Finding::kill(
+                            "notify/alive",
+                            format!("exited during normal operation (after the '{topic}' notification)"),
+                        ));
                     }
                 }
                 Action::ExpectLog { pattern, level } => loop {
@@ -1135,11 +1171,15 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         if let Some(r) = m.rpcmethods.first() {
             return (
                 Probe::Call(r.name.clone(), json!([])),
-                format!("a call to '{}', the plugin's first rpcmethod: any answer, even an error, proves it read and parsed the call", r.name),
+                format!(
+                    "a call to '{}', the plugin's first rpcmethod: any answer, even an error, proves it read and parsed the call",
+                    r.name
+                ),
             );
         }
         const SAFE_HOOKS: [&str; 4] = ["peer_connected", "custommsg", "onion_message_recv", "onion_message_recv_secret"];
-        if let Some(h) = m.hooks.iter().find(|h| SAFE_HOOKS.contains(&h.name.as_str()) && self.profile.hook_requests.contains_key(&h.name)) {
+        if let Some(h) = m.hooks.iter().find(|h| SAFE_HOOKS.contains(&h.name.as_str()) && self.profile.hook_requests.contains_key(&h.name))
+        {
             return (Probe::Hook(h.name.clone()), format!("a '{}' hook request, which the plugin registered and must answer", h.name));
         }
         (Probe::Alive, "no rpcmethod and no hook to call: survival is judged by the process and its stdout staying open".to_owned())
@@ -1151,7 +1191,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         match probe {
             Probe::Call(method, params) => self.forward_call(proc, method, params, deadline).map(|_| ()),
             Probe::Hook(name) => {
-                let example = self.profile.hook_requests.get(name).and_then(|b| crate::jsmn::Doc::parse(b)).and_then(|d| d.root().get("params")?.to_value());
+                let example = self
+                    .profile
+                    .hook_requests
+                    .get(name)
+                    .and_then(|b| crate::jsmn::Doc::parse(b))
+                    .and_then(|d| d.root().get("params")?.to_value());
                 let id = self.new_id(name);
                 let bytes = wire::request(&id, name, &example.unwrap_or(json!({})));
                 self.pending.insert(id.token(), Pending { sent: Instant::now() });
@@ -1234,7 +1279,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
         let size = 5 << 19;
         if let Some(n) = notes.first() {
-            checks.push(("frame/huge", format!("a {:.1} MiB notification", size as f64 / (1 << 20) as f64), vec![Schedule::coalesced(&[huge(n, size)])]));
+            checks.push((
+                "frame/huge",
+                format!("a {:.1} MiB notification", size as f64 / (1 << 20) as f64),
+                vec![Schedule::coalesced(&[huge(n, size)])],
+            ));
         } else if let Some(m) = &call {
             let id = self.passthrough_id(m);
             self.pending.insert(id.token(), Pending { sent: Instant::now() });
@@ -1247,7 +1296,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.pending.insert(b.token(), Pending { sent: Instant::now() });
             let pretty = pretty_call(m, &a, &json!(["world"]));
             let k = cli_k_call(m, &b, &[("name", "world")]);
-            checks.push(("frame/passthrough", "a pretty-printed call and a lightning-cli -k call".into(), vec![Schedule::coalesced(&[pretty]), Schedule::coalesced(&[k])]));
+            checks.push((
+                "frame/passthrough",
+                "a pretty-printed call and a lightning-cli -k call".into(),
+                vec![Schedule::coalesced(&[pretty]), Schedule::coalesced(&[k])],
+            ));
         }
 
         for (id, what, schedules) in checks {
@@ -1264,7 +1317,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             match probed {
                 Ok(()) => self.pass(id, format!("survived {what}")),
                 Err(e) if self.stop_reason.is_none() || self.stdout_eof => {
-                    let reason = if self.stdout_eof { format!("exited during normal operation (after {what})") } else { format!("after {what}: {e}") };
+                    let reason = if self.stdout_eof {
+                        format!("exited during normal operation (after {what})")
+                    } else {
+                        format!("after {what}: {e}")
+                    };
                     let effect = if self.stdout_eof { Effect::Kill } else { Effect::Ignored };
                     self.finding(&Finding { check: id, reason, effect });
                 }
@@ -1284,7 +1341,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// processes counts only for the robust check.
     fn robust(&mut self) {
         let manifest = self.manifest.clone().unwrap_or_default();
-        let subscribed: Vec<String> = self.profile.notifications.keys().filter(|t| crate::notify::copies(&self.profile, &manifest.subscriptions, t) > 0).cloned().collect();
+        let subscribed: Vec<String> = self
+            .profile
+            .notifications
+            .keys()
+            .filter(|t| crate::notify::copies(&self.profile, &manifest.subscriptions, t) > 0)
+            .cloned()
+            .collect();
         let unsubscribed = self.profile.notifications.keys().find(|t| !subscribed.contains(t) && t.as_str() != "shutdown").cloned();
         let topic = subscribed.iter().find(|t| t.as_str() != "shutdown").cloned().unwrap_or_else(|| "connect".into());
         let note = |this: &Self, t: &str| this.profile.notifications.get(t).cloned().unwrap_or_default();
@@ -1292,17 +1355,31 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let terminated = |b: &[u8]| [b, b"\n\n"].concat();
         let mut cases: Vec<(&'static str, String, Vec<u8>)> = vec![
             ("robust/invalid-json", "a frame that is not JSON".into(), b"{\"jsonrpc\":\"2.0\",\"method\":}\n\n".to_vec()),
-            ("robust/truncated", "a truncated frame, then a valid one".into(), [&valid[..valid.len() / 2], b"\n\n", &terminated(&valid)[..]].concat()),
+            (
+                "robust/truncated",
+                "a truncated frame, then a valid one".into(),
+                [&valid[..valid.len() / 2], b"\n\n", &terminated(&valid)[..]].concat(),
+            ),
             (
                 "robust/utf8",
                 "invalid UTF-8 in a string".into(),
-                terminated(&String::from_utf8_lossy(&valid).replacen("\"jsonrpc\":\"2.0\"", "\"jsonrpc\":\"2.0\",\"x\":\"\u{1}\"", 1).into_bytes())
-                    .iter()
-                    .map(|b| if *b == 1 { 0xff } else { *b })
-                    .collect(),
+                terminated(
+                    &String::from_utf8_lossy(&valid).replacen("\"jsonrpc\":\"2.0\"", "\"jsonrpc\":\"2.0\",\"x\":\"\u{1}\"", 1).into_bytes(),
+                )
+                .iter()
+                .map(|b| if *b == 1 { 0xff } else { *b })
+                .collect(),
             ),
-            ("robust/no-params", format!("a '{topic}' notification without params"), format!("{{\"jsonrpc\":\"2.0\",\"method\":\"{topic}\"}}\n\n").into_bytes()),
-            ("robust/terminators", "messages separated by one and by three newlines".into(), [&valid[..], b"\n", &valid[..], b"\n\n\n", &terminated(&valid)[..]].concat()),
+            (
+                "robust/no-params",
+                format!("a '{topic}' notification without params"),
+                format!("{{\"jsonrpc\":\"2.0\",\"method\":\"{topic}\"}}\n\n").into_bytes(),
+            ),
+            (
+                "robust/terminators",
+                "messages separated by one and by three newlines".into(),
+                [&valid[..], b"\n", &valid[..], b"\n\n\n", &terminated(&valid)[..]].concat(),
+            ),
         ];
         if let Some(t) = &unsubscribed {
             cases.push(("robust/unsubscribed", format!("a '{t}' notification, which it did not subscribe to"), terminated(&note(self, t))));
@@ -1381,8 +1458,17 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         };
         let shortname = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         let path = self.program.plugin.display().to_string();
-        let cx = manifest::Context { profile: &self.profile, allow_deprecated_apis: self.h.allow_deprecated_apis, startup: true, path: &path, shortname: &shortname, start_params: &[] };
-        let m = manifest::judge(&msg.doc, &cx).result.map_err(|f| format!("lightningd would refuse the manifest ({}: {}): run `cln-harness run` on it first", f.check, f.reason))?;
+        let cx = manifest::Context {
+            profile: &self.profile,
+            allow_deprecated_apis: self.h.allow_deprecated_apis,
+            startup: true,
+            path: &path,
+            shortname: &shortname,
+            start_params: &[],
+        };
+        let m = manifest::judge(&msg.doc, &cx)
+            .result
+            .map_err(|f| format!("lightningd would refuse the manifest ({}: {}): run `cln-harness run` on it first", f.check, f.reason))?;
         if self.profile.string_ids == StringIds::OptIn {
             self.string_ids = m.nonnumericids.unwrap_or(!self.h.allow_deprecated_apis);
         }
@@ -1417,7 +1503,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let dir = temp.path().canonicalize().map_err(|source| Error::LightningDir { path: temp.path().into(), source })?;
         let s = Session::new(h, profile, program, dir.clone(), sinks);
         let rpc_path = dir.join("lightning-rpc");
-        let rpc = MockRpc::start(&rpc_path, &s.profile, &dir, s.start, Vec::new()).map_err(|source| Error::RpcSocket { path: rpc_path, source })?;
+        let rpc = MockRpc::start(&rpc_path, &s.profile, &dir, s.start, Vec::new())
+            .map_err(|source| Error::RpcSocket { path: rpc_path, source })?;
         Ok((s, rpc, temp))
     }
 
@@ -1474,7 +1561,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.send_request(proc, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
         let Waited::Answer(..) = self.wait_for(proc, &id) else { return Err("it did not answer getmanifest this time".into()) };
         let manifest = self.manifest.clone().unwrap_or_default();
-        let config = Configuration { lightning_dir: self.dir.display().to_string(), rpc_file: "lightning-rpc".into(), startup: !self.h.dynamic, network: self.h.network.clone() };
+        let config = Configuration {
+            lightning_dir: self.dir.display().to_string(),
+            rpc_file: "lightning-rpc".into(),
+            startup: !self.h.dynamic,
+            network: self.h.network.clone(),
+        };
         let params = init::params(&self.profile, &manifest, &self.h.options, &config).map_err(|e| e.message)?;
         let id = self.new_id("init");
         self.send_request(proc, "init", &id, &params);
@@ -1503,9 +1595,18 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.pass("notify/handler-errors", "no error logged while handling notifications");
             return;
         };
-        let lines: Vec<&str> = self.handler_errors.iter().filter(|e| e.0 == topic).flat_map(|e| e.1.lines()).map(str::trim).filter(|l| !l.is_empty()).collect();
+        let lines: Vec<&str> = self
+            .handler_errors
+            .iter()
+            .filter(|e| e.0 == topic)
+            .flat_map(|e| e.1.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
         // The exception line (`KeyError: 'id'`), else the first error line.
-        let is_exception = |l: &&&str| l.split(':').next().is_some_and(|head| !head.contains(' ') && (head.ends_with("Error") || head.ends_with("Exception")));
+        let is_exception = |l: &&&str| {
+            l.split(':').next().is_some_and(|head| !head.contains(' ') && (head.ends_with("Error") || head.ends_with("Exception")))
+        };
         let first_bad = self.handler_errors.iter().find(|e| e.2).and_then(|e| e.1.lines().last()).unwrap_or("");
         let last = lines.iter().rev().find(is_exception).copied().unwrap_or(first_bad).trim().to_owned();
         let reason = format!("{errors} error report(s) logged while handling notifications; the first, after '{topic}', ends with: {last}");
@@ -1516,7 +1617,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// for `lightning-cli METHOD …` (§10.1): the client's request text with
     /// only the id replaced. A method the plugin lacks is answered by
     /// lightningd itself.
-    fn forward_call(&mut self, proc: &mut PluginProcess, method: &str, params: &serde_json::Value, deadline: Instant) -> Result<serde_json::Value, String> {
+    fn forward_call(
+        &mut self,
+        proc: &mut PluginProcess,
+        method: &str,
+        params: &serde_json::Value,
+        deadline: Instant,
+    ) -> Result<serde_json::Value, String> {
         let known = self.manifest.as_ref().is_some_and(|m| m.rpcmethods.iter().any(|r| r.name == method));
         if !known {
             return Ok(json!({"error": {"code": -32601, "message": format!("Unknown command '{method}'")}}));
@@ -1533,7 +1640,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         match self.wait_until(proc, &id, deadline) {
             Waited::Answer(m, _) => m.doc.root().to_value().ok_or_else(|| format!("the answer is not standard JSON: {}", m.text())),
             Waited::Exited => {
-                self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (while handling a call to '{method}')")));
+                self.finding(&Finding::kill(
+                    "notify/alive",
+                    format!("exited during normal operation (while handling a call to '{method}')"),
+                ));
                 Err("the plugin exited before answering".into())
             }
             Waited::TimedOut => Err("no answer in time (lightningd waits for ever)".into()),
@@ -1569,7 +1679,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     let name = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
                     self.finding(&Finding {
                         check: "shutdown/exit",
-                        reason: format!("{name}: failed to self-terminate in time, killing. (still running {:.1} s after `shutdown`)", grace.as_secs_f64()),
+                        reason: format!(
+                            "{name}: failed to self-terminate in time, killing. (still running {:.1} s after `shutdown`)",
+                            grace.as_secs_f64()
+                        ),
                         effect: Effect::Logged,
                     });
                 }
@@ -1635,7 +1748,17 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     fn finish(&mut self, exit: Option<std::process::ExitStatus>, rpc_calls: Vec<crate::rpc::RpcCall>) -> Report {
         // Checks that watched the whole run pass if nothing failed them.
-        for id in ["wire/json", "wire/jsonrpc", "wire/notification", "wire/unknown-id", "wire/size", "log/message", "log/level", "notify/id", "notify/declared"] {
+        for id in [
+            "wire/json",
+            "wire/jsonrpc",
+            "wire/notification",
+            "wire/unknown-id",
+            "wire/size",
+            "log/message",
+            "log/level",
+            "notify/id",
+            "notify/declared",
+        ] {
             if self.results.iter().all(|r| r.id != id) {
                 self.pass(id, checks::find(id).map(|c| c.requirement).unwrap_or(""));
             }
@@ -1667,7 +1790,6 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.emit(Event::RunFinished(Box::new(report.clone())));
         report
     }
-
 }
 
 fn list(items: &[String]) -> String {

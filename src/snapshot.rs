@@ -76,8 +76,7 @@ mod tests {
 
     #[test]
     fn diff_ignores_the_header_and_shows_changes() {
-        let mut m = Manifest::default();
-        m.subscriptions = vec!["disconnect".into(), "connect".into()];
+        let mut m = Manifest { subscriptions: vec!["disconnect".into(), "connect".into()], ..Manifest::default() };
         let a = render("a", &m);
         assert!(a.contains("\"connect\",\n    \"disconnect\""), "sorted: {a}");
         assert!(diff(&a, &render("elsewhere/a", &m)).is_none());

@@ -58,8 +58,8 @@ pub fn request_raw(id: &Id, method: &str, params: &str) -> Vec<u8> {
 
 /// `{"jsonrpc":"2.0","method":…,"params":…}` + `\n\n`.
 pub fn notification(method: &str, params: &Value) -> Vec<u8> {
-    let mut out = format!("{{\"jsonrpc\":\"2.0\",\"method\":{},\"params\":", serde_json::to_string(method).expect("string serializes"))
-        .into_bytes();
+    let mut out =
+        format!("{{\"jsonrpc\":\"2.0\",\"method\":{},\"params\":", serde_json::to_string(method).expect("string serializes")).into_bytes();
     serde_json::to_writer(&mut out, params).expect("value serializes");
     out.extend_from_slice(b"}\n\n");
     out
@@ -349,14 +349,20 @@ mod tests {
         let mut d = decoder("v26.06");
         assert!(d.feed(b"Starting...\n").is_empty());
         let out = d.feed(br#"{"jsonrpc":"2.0","id":1,"result":{}}"#);
-        assert_eq!(kinds(&out), [r#"kill wire/json: Failed to parse RPC JSON response 'Starting...
-{"jsonrpc":"2.0","id":1,"result":{}}'"#]);
+        assert_eq!(
+            kinds(&out),
+            [r#"kill wire/json: Failed to parse RPC JSON response 'Starting...
+{"jsonrpc":"2.0","id":1,"result":{}}'"#]
+        );
     }
 
     #[test]
     fn missing_jsonrpc_quotes_the_buffer_in_v26_only() {
         let mut d = decoder("v26.06");
-        assert_eq!(kinds(&d.feed(br#"{"id":1} "#)), [r#"kill wire/jsonrpc: JSON-RPC message does not contain "jsonrpc" field: '{"id":1} '"#]);
+        assert_eq!(
+            kinds(&d.feed(br#"{"id":1} "#)),
+            [r#"kill wire/jsonrpc: JSON-RPC message does not contain "jsonrpc" field: '{"id":1} '"#]
+        );
         let mut d = decoder("v23.02");
         assert_eq!(kinds(&d.feed(br#"{"id":1} "#)), [r#"kill wire/jsonrpc: JSON-RPC message does not contain "jsonrpc" field"#]);
         let mut d = decoder("v23.02");
@@ -437,8 +443,10 @@ mod props {
             if notify {
                 format!(r#"{{"jsonrpc":"2.0","method":"log","params":{{"level":"info","message":{s}}}}}"#)
             } else {
-                format!(r#"{{ "jsonrpc" : "2.0", "id" : {id},
-  "result" : {{"nested": [1, -2.5e3, true, null, {{"k": {s}}}]}} }}"#)
+                format!(
+                    r#"{{ "jsonrpc" : "2.0", "id" : {id},
+  "result" : {{"nested": [1, -2.5e3, true, null, {{"k": {s}}}]}} }}"#
+                )
             }
         })
     }

@@ -29,7 +29,9 @@ impl<W: Write> Sink for Transcript<W> {
                 }
                 v
             }
-            Event::RunStarted { plugin, profile, version } => json!({"at_ms": 0.0, "run": {"plugin": plugin, "profile": profile, "lightningd": version}}),
+            Event::RunStarted { plugin, profile, version } => {
+                json!({"at_ms": 0.0, "run": {"plugin": plugin, "profile": profile, "lightningd": version}})
+            }
             _ => return,
         };
         let _ = writeln!(self.out, "{line}");

@@ -8,7 +8,8 @@ use crate::fixture;
 
 #[test]
 fn a_plugin_test_in_a_few_lines() {
-    let report = Harness::new(fixture("misbehave.py")).profile("v26.06").option("greeting=hi").quiet(Duration::from_millis(20)).run().unwrap();
+    let report =
+        Harness::new(fixture("misbehave.py")).profile("v26.06").option("greeting=hi").quiet(Duration::from_millis(20)).run().unwrap();
     assert!(!report.failed(), "{:?}", report.failures());
     assert_eq!(report.verdict, Verdict::Accepted);
     assert_eq!(report.check("notify/no-reply").unwrap().outcome, Outcome::Pass);

@@ -18,7 +18,10 @@ fn fuzz(defect: &str, extra: &[&str], file: &std::path::Path) -> Run {
 }
 
 fn minimal(run: &Run) -> &str {
-    run.stdout.lines().find(|l| l.starts_with("minimal failing schedule:")).unwrap_or_else(|| panic!("no failure found:\n{}\n{}", run.stdout, run.stderr))
+    run.stdout
+        .lines()
+        .find(|l| l.starts_with("minimal failing schedule:"))
+        .unwrap_or_else(|| panic!("no failure found:\n{}\n{}", run.stdout, run.stderr))
 }
 
 #[test]

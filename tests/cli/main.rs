@@ -64,7 +64,7 @@ impl Run {
 
     /// The line that follows a check's line and starts with `label`.
     pub fn detail(&self, id: &str, label: &str) -> Option<String> {
-        let mut lines = self.stdout.lines().skip_while(|l| !l.split_whitespace().nth(1).is_some_and(|w| w == id));
+        let mut lines = self.stdout.lines().skip_while(|l| l.split_whitespace().nth(1).is_none_or(|w| w != id));
         lines.next()?;
         lines.take_while(|l| l.starts_with("     ")).find_map(|l| l.trim().strip_prefix(label).map(|s| s.trim().to_owned()))
     }

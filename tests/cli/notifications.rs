@@ -26,7 +26,10 @@ fn r_reply_with_null_id_v26() {
     let run = misbehave("reply-null-id", "v26.06", &[]);
     let (o, m) = outcome(&run, "notify/no-reply");
     assert_eq!(o, "FAIL");
-    assert_eq!(m, r#"replied to the 'connect' notification, which has no id (lightningd ignores the reply): {"jsonrpc":"2.0","id":null,"result":{}}"#);
+    assert_eq!(
+        m,
+        r#"replied to the 'connect' notification, which has no id (lightningd ignores the reply): {"jsonrpc":"2.0","id":null,"result":{}}"#
+    );
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("lightningd would accept this plugin"), "a must, not a kill");
 }
@@ -34,7 +37,10 @@ fn r_reply_with_null_id_v26() {
 #[test]
 fn r_reply_with_null_id_v23() {
     let run = misbehave("reply-null-id", "v23.02", &[]);
-    assert_eq!(outcome(&run, "notify/no-reply"), ("FAIL".into(), "Killing plugin: Received a JSON-RPC response for non-existent request 'null'".into()));
+    assert_eq!(
+        outcome(&run, "notify/no-reply"),
+        ("FAIL".into(), "Killing plugin: Received a JSON-RPC response for non-existent request 'null'".into())
+    );
     assert!(run.stdout.contains("lightningd would kill this plugin (notify/no-reply)"));
 }
 
@@ -53,7 +59,10 @@ fn r_reply_without_id_to_a_notification_is_killed() {
         let run = misbehave("reply-no-id-to-notification", profile, &[]);
         let (o, m) = outcome(&run, "notify/no-reply");
         assert_eq!(o, "FAIL");
-        assert_eq!(m, r#"Killing plugin: Malformed JSON-RPC notification missing "method" or "params": {"jsonrpc":"2.0","result":{}} (a reply to the 'connect' notification)"#);
+        assert_eq!(
+            m,
+            r#"Killing plugin: Malformed JSON-RPC notification missing "method" or "params": {"jsonrpc":"2.0","result":{}} (a reply to the 'connect' notification)"#
+        );
         assert_eq!(run.code, 1);
     }
 }
@@ -61,7 +70,10 @@ fn r_reply_without_id_to_a_notification_is_killed() {
 #[test]
 fn r_crash_on_a_notification() {
     let run = misbehave("crash-on-connect", "v26.06", &[]);
-    assert_eq!(outcome(&run, "notify/alive"), ("FAIL".into(), "Killing plugin: exited during normal operation (after the 'connect' notification)".into()));
+    assert_eq!(
+        outcome(&run, "notify/alive"),
+        ("FAIL".into(), "Killing plugin: exited during normal operation (after the 'connect' notification)".into())
+    );
 }
 
 // §7.2: lightningd adds fields over time; handlers must tolerate them.

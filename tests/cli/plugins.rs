@@ -8,7 +8,8 @@ use crate::{fixture, harness, Run};
 const PROFILES: [&str; 2] = ["v26.06", "v23.02"];
 
 fn needed(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run the suite with ci/test.sh, which installs the fixture plugins' dependencies"))
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} is not set: run the suite with ci/test.sh, which installs the fixture plugins' dependencies"))
 }
 
 fn run(profile: &str, command: &[&std::ffi::OsStr]) -> Run {
@@ -17,7 +18,8 @@ fn run(profile: &str, command: &[&std::ffi::OsStr]) -> Run {
 
 /// The checks that warned, sorted.
 fn warnings(run: &Run) -> Vec<String> {
-    let mut w: Vec<String> = run.stdout.lines().filter(|l| l.starts_with("WARN ")).filter_map(|l| l.split_whitespace().nth(1).map(str::to_owned)).collect();
+    let mut w: Vec<String> =
+        run.stdout.lines().filter(|l| l.starts_with("WARN ")).filter_map(|l| l.split_whitespace().nth(1).map(str::to_owned)).collect();
     w.sort();
     w
 }
@@ -93,7 +95,18 @@ fn cln_plugin_crate_fixture_starts_under_both_profiles() {
 fn tutorial_scenario_shows_what_each_release_makes_of_the_handlers() {
     let python = needed("CLN_HARNESS_PYTHON");
     let scenario = crate::root().join("fixtures/scenarios/tutorial.toml");
-    let go = |p: &str| Run::from(harness().args(["run", "--cln-version", p, "--scenario"]).arg(&scenario).arg("--").arg(&python).arg(fixture("tutorial_pyln.py")).output().unwrap());
+    let go = |p: &str| {
+        Run::from(
+            harness()
+                .args(["run", "--cln-version", p, "--scenario"])
+                .arg(&scenario)
+                .arg("--")
+                .arg(&python)
+                .arg(fixture("tutorial_pyln.py"))
+                .output()
+                .unwrap(),
+        )
+    };
     let v23 = go("v23.02");
     assert_eq!(v23.check("scenario/steps").unwrap().0, "PASS", "{}", v23.stdout);
     let v26 = go("v26.06");

@@ -20,7 +20,13 @@ fn schema() -> jsonschema::Validator {
 #[test]
 fn json_report_matches_its_schema_for_every_kind_of_run() {
     let validator = schema();
-    for (defect, args) in [("", vec![]), ("reply-null-id", vec![]), ("option-taken", vec![]), ("manifest-disable", vec![]), ("", vec!["--cln-version", "all"])] {
+    for (defect, args) in [
+        ("", vec![]),
+        ("reply-null-id", vec![]),
+        ("option-taken", vec![]),
+        ("manifest-disable", vec![]),
+        ("", vec!["--cln-version", "all"]),
+    ] {
         let mut a = vec!["--format", "json"];
         a.extend(args.iter().copied());
         let run = run_with(defect, &a, &[]);
@@ -40,7 +46,10 @@ fn json_report_names_the_failure_in_lightningds_words() {
     assert!(run.stdout.contains("FAIL manifest/dynamic"), "human output stays on stdout");
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let run0 = &v["runs"][0];
-    assert_eq!(run0["verdict"], serde_json::json!({"verdict": "killed", "check": "manifest/dynamic", "reason": "getmanifest: invalid \"dynamic\" field yes"}));
+    assert_eq!(
+        run0["verdict"],
+        serde_json::json!({"verdict": "killed", "check": "manifest/dynamic", "reason": "getmanifest: invalid \"dynamic\" field yes"})
+    );
     let check = run0["checks"].as_array().unwrap().iter().find(|c| c["id"] == "manifest/dynamic").unwrap();
     assert_eq!(check["outcome"], "fail");
     assert_eq!(check["tier"], "kill");
@@ -64,9 +73,19 @@ fn junit_report_parses_back_with_failures_and_skips() {
 #[test]
 fn github_annotations_only_in_github_actions() {
     let run = run_with("unknown-topic", &[], &[("GITHUB_ACTIONS", "true")]);
-    assert!(run.stdout.contains("::warning title=cln-harness manifest/topics (v26.06)::topic 'connnect' is not a known notification topic%0Afix: "), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("::warning title=cln-harness manifest/topics (v26.06)::topic 'connnect' is not a known notification topic%0Afix: "),
+        "{}",
+        run.stdout
+    );
     let run = run_with("dynamic-string", &["--format", "json"], &[("GITHUB_ACTIONS", "true")]);
-    assert!(run.stderr.contains("::error title=cln-harness manifest/dynamic (v26.06)::Killing plugin: getmanifest: invalid \"dynamic\" field yes"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("::error title=cln-harness manifest/dynamic (v26.06)::Killing plugin: getmanifest: invalid \"dynamic\" field yes"),
+        "{}",
+        run.stderr
+    );
     serde_json::from_str::<serde_json::Value>(&run.stdout).expect("stdout stays pure JSON");
     let run = run_with("dynamic-string", &[], &[]);
     assert!(!run.stdout.contains("::error"));
@@ -93,7 +112,11 @@ fn baseline_accepts_known_failures_and_catches_new_and_stale_ones() {
     // The bug is fixed: the entry is stale and must go.
     let run = run_with("", &["--baseline", bs], &[]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("  stale: notify/no-reply (v26.06): listed as failing, now passes (remove it from the baseline)"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("  stale: notify/no-reply (v26.06): listed as failing, now passes (remove it from the baseline)"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -85,9 +85,11 @@ fn a_bad_scenario_file_is_a_usage_error_saying_where() {
 
 #[test]
 fn the_schema_names_every_field_the_parser_takes() {
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join("fixtures/scenarios/scenario.schema.json")).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join("fixtures/scenarios/scenario.schema.json")).unwrap()).unwrap();
     let step = &schema["properties"]["step"]["items"]["properties"];
-    for field in ["notify", "params", "expect_log", "level", "expect_rpc", "call", "expect_result", "expect_error", "wait_ms", "within_ms"] {
+    for field in ["notify", "params", "expect_log", "level", "expect_rpc", "call", "expect_result", "expect_error", "wait_ms", "within_ms"]
+    {
         assert!(step.get(field).is_some(), "schema lacks {field}");
         let text = format!("[[step]]\n{field} = 1\n");
         let err = cln_harness::Scenario::parse(&text).err().unwrap_or_default();

@@ -106,13 +106,20 @@ fn list_prints_every_check_with_tiers_per_profile() {
 fn transcript_records_every_byte_in_lightningds_form() {
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("t.jsonl");
-    let run = Run::from(harness().args(["run", "--cln-version", "v23.02", "--transcript"]).arg(&t).arg(fixture("misbehave.py")).output().unwrap());
+    let run = Run::from(
+        harness().args(["run", "--cln-version", "v23.02", "--transcript"]).arg(&t).arg(fixture("misbehave.py")).output().unwrap(),
+    );
     assert_eq!(run.code, 0, "{}", run.stdout);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&t).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let sent: Vec<&str> = lines.iter().filter(|l| l["dir"] == "to_plugin").filter_map(|l| l["text"].as_str()).collect();
     // §4.2: v23.02's getmanifest id is numeric; the fixture opts in to
     // string ids, so init's is a string. Compact JSON, `\n\n` (§2.1).
-    assert!(sent[0].starts_with("{\"jsonrpc\":\"2.0\",\"id\":") && sent[0].contains(",\"method\":\"getmanifest\",\"params\":{\"allow-deprecated-apis\":true}}\n\n"), "{}", sent[0]);
+    assert!(
+        sent[0].starts_with("{\"jsonrpc\":\"2.0\",\"id\":")
+            && sent[0].contains(",\"method\":\"getmanifest\",\"params\":{\"allow-deprecated-apis\":true}}\n\n"),
+        "{}",
+        sent[0]
+    );
     assert!(sent[0]["{\"jsonrpc\":\"2.0\",\"id\":".len()..].starts_with(|c: char| c.is_ascii_digit()), "{}", sent[0]);
     assert!(sent[1].contains("\"id\":\"cln:init#"), "{}", sent[1]);
     assert!(sent[1].contains("\"options\":{\"greeting\":\"hello\",\"retries\":3},\"configuration\":{\"lightning-dir\":\"/"), "{}", sent[1]);
@@ -171,7 +178,8 @@ fn plugin_and_its_children_are_gone_after_the_run() {
     assert_eq!(run.code, 1);
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     // The sleeping child shared the plugin's process group: it was killed.
-    let alive = unsafe { libc::kill(pid, 0) } == 0 && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
+    let alive =
+        unsafe { libc::kill(pid, 0) } == 0 && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ");
     assert!(!alive, "child {pid} survived");
 }
 
