@@ -28,15 +28,17 @@ fn minimal(run: &Run) -> &str {
 fn finds_and_shrinks_each_fragile_reader() {
     let dir = tempfile::tempdir().unwrap();
     for (defect, extra, want, message) in [
-        ("split-fragile", &[][..], "1 message(s), 2 write(s), 1 ms pauses", "'connect' notification"),
-        ("coalesce-fragile", &[][..], "2 message(s), 1 write(s), 0 ms pauses", "'connect' notification"),
-        ("huge-fragile", &[][..], "1 message(s), 1 write(s), 0 ms pauses", "'connect' notification grown to 2.5 MiB"),
-        ("die-on-invalid-json", &["--strict"][..], "1 message(s), 1 write(s), 0 ms pauses", "a frame that is not JSON"),
+        ("split-fragile", &[][..], "1 message(s), 2 write(s)", "'connect' notification"),
+        ("coalesce-fragile", &[][..], "2 message(s), 1 write(s)", "'connect' notification"),
+        ("huge-fragile", &[][..], "1 message(s), 1 write(s)", "'connect' notification grown to 2.5 MiB"),
+        ("die-on-invalid-json", &["--strict"][..], "1 message(s), 1 write(s)", "a frame that is not JSON"),
     ] {
         let file = dir.path().join(format!("{defect}.jsonl"));
         let run = fuzz(defect, extra, &file);
         assert_eq!(run.code, 1, "{defect}: {}\n{}", run.stdout, run.stderr);
-        assert_eq!(minimal(&run), format!("minimal failing schedule: {want}"), "{defect}: {}", run.stdout);
+        // Whether a pause survives shrinking depends on the machine's load:
+        // the messages and writes are what is minimal.
+        assert!(minimal(&run).starts_with(&format!("minimal failing schedule: {want}, ")), "{defect}: {}", run.stdout);
         assert!(run.stdout.contains(&format!("  message 1: {message}\n")), "{defect}: {}", run.stdout);
         let cases: u64 = run.stdout.lines().find_map(|l| l.split(" cases in ").next()?.parse().ok()).unwrap();
         assert!(cases <= 64, "{defect}: found within the budget");
