@@ -78,13 +78,21 @@ fn tutorial_pyln_plugin_handlers_break_on_v26_wrapped_connect() {
     }
 }
 
+/// cln-plugin 0.7 survives every framing lightningd produces, and exits on
+/// what §12.2 says it exits on.
 #[test]
 fn cln_plugin_crate_fixture_starts_under_both_profiles() {
     let bin = needed("CLN_HARNESS_CLN_PLUGIN");
     for p in PROFILES {
         let r = run(p, &[bin.as_ref()]);
         accepted(&r, p);
-        assert!(r.stdout.contains(" getinfo "), "{}", r.stdout);
+        assert!(r.stdout.contains(" getinfo {}  -> answered"), "{}", r.stdout);
+        assert_eq!(
+            warnings(&r),
+            ["robust/invalid-json", "robust/no-params", "robust/terminators", "robust/truncated", "robust/unknown-method", "robust/utf8"],
+            "{p}: {}",
+            r.stdout
+        );
     }
 }
 
