@@ -14,8 +14,8 @@
 //!     .option("greeting=hi")
 //!     .run()
 //!     .expect("the harness could run the plugin");
-//! assert!(!report.failed(), "failed checks: {:?}", report.failures());
-//! assert_eq!(report.check("init/timeout").unwrap().outcome, cln_harness::Outcome::Pass);
+//! report.assert_no_failures();
+//! report.assert_check("notify/no-reply", cln_harness::Outcome::Pass);
 //! ```
 //!
 //! Findings are data, not errors: [`Report::checks`] holds one

@@ -51,6 +51,7 @@ pub struct Harness {
     pub(crate) snapshot: Option<(PathBuf, bool)>,
     pub(crate) max_pending: usize,
     pub(crate) probe: Option<(String, serde_json::Value)>,
+    pub(crate) env: Vec<(OsString, OsString)>,
 }
 
 impl Harness {
@@ -77,7 +78,15 @@ impl Harness {
             snapshot: None,
             max_pending: wire::MAX_PENDING,
             probe: None,
+            env: Vec::new(),
         }
+    }
+
+    /// Sets an environment variable for the plugin, on top of the
+    /// harness's own environment and lightningd's variables.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
     }
 
     /// The method (and params) whose answer proves the plugin alive after
@@ -1482,11 +1491,17 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         Spawn {
             program: self.program.exec.clone(),
             args: self.program.args.clone(),
-            env: vec![
-                ("LIGHTNINGD_PLUGIN".into(), "1".into()),
-                ("LIGHTNINGD_VERSION".into(), self.profile.version.clone().into()),
-                ("LC_ALL".into(), "C".into()),
-            ],
+            env: self
+                .h
+                .env
+                .iter()
+                .cloned()
+                .chain([
+                    ("LIGHTNINGD_PLUGIN".into(), "1".into()),
+                    ("LIGHTNINGD_VERSION".into(), self.profile.version.clone().into()),
+                    ("LC_ALL".into(), "C".into()),
+                ])
+                .collect(),
             cwd: self.dir.clone(),
         }
     }

@@ -95,4 +95,33 @@ impl Report {
     pub fn failures(&self) -> Vec<&'static str> {
         self.checks.iter().filter(|c| c.outcome == Outcome::Fail).map(|c| c.id).collect()
     }
+
+    /// Panics, listing every failed check with its message, if any failed:
+    /// for plugin authors' tests.
+    #[track_caller]
+    pub fn assert_no_failures(&self) {
+        let failed: Vec<String> = self
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Fail)
+            .map(|c| format!("  {} ({}): {}", c.id, c.tier.as_str(), c.message))
+            .collect();
+        assert!(
+            failed.is_empty(),
+            "{} against lightningd {}: {} check(s) failed:\n{}",
+            self.plugin,
+            self.lightningd_version,
+            failed.len(),
+            failed.join("\n")
+        );
+    }
+
+    /// Panics unless check `id` had `outcome`, showing its message.
+    #[track_caller]
+    pub fn assert_check(&self, id: &str, outcome: Outcome) {
+        match self.check(id) {
+            Some(c) => assert_eq!(c.outcome, outcome, "{id}: {}", c.message),
+            None => panic!("no check '{id}' in this run (see `cln-harness list`)"),
+        }
+    }
 }

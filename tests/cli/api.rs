@@ -10,9 +10,9 @@ use crate::fixture;
 fn a_plugin_test_in_a_few_lines() {
     let report =
         Harness::new(fixture("misbehave.py")).profile("v26.06").option("greeting=hi").quiet(Duration::from_millis(20)).run().unwrap();
-    assert!(!report.failed(), "{:?}", report.failures());
+    report.assert_no_failures();
+    report.assert_check("notify/no-reply", Outcome::Pass);
     assert_eq!(report.verdict, Verdict::Accepted);
-    assert_eq!(report.check("notify/no-reply").unwrap().outcome, Outcome::Pass);
     let manifest = report.manifest.as_ref().unwrap();
     assert_eq!(manifest.rpcmethods[0].name, "hello");
 }
@@ -23,4 +23,11 @@ fn failures_are_data_not_errors() {
     assert!(!report.failed());
     let err = Harness::new("/no/such/plugin").run().unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
+}
+
+#[test]
+#[should_panic(expected = "manifest/dynamic (kill): Killing plugin: getmanifest: invalid \"dynamic\" field yes")]
+fn assert_no_failures_names_each_failure() {
+    let report = Harness::new(fixture("misbehave.py")).env("CLN_HARNESS_DEFECT", "dynamic-string").run().unwrap();
+    report.assert_no_failures();
 }

@@ -192,3 +192,14 @@ fn readme_check_catalogue_is_in_sync_with_list() {
     let body = block.split("```\n").nth(1).unwrap();
     assert_eq!(body, list, "README's check catalogue is stale: paste the output of `cln-harness list`");
 }
+
+#[test]
+fn all_profiles_end_with_a_compatibility_matrix() {
+    // v26.06 kills an uppercase option name; v23.02 only refused '|'.
+    let run = misbehave("option-uppercase", "all", &[]);
+    assert_eq!(run.code, 1);
+    let header = run.stdout.lines().find(|l| l.starts_with("compatibility:")).expect("a matrix");
+    assert!(header.contains("v26.06") && header.contains("v23.02"), "{header}");
+    let row = run.stdout.lines().find(|l| l.trim_start().starts_with("manifest/options/name ")).unwrap();
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["manifest/options/name", "FAIL", "PASS"]);
+}
