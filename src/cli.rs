@@ -195,6 +195,11 @@ struct RunArgs {
     #[arg(long, requires = "snapshot")]
     update_snapshots: bool,
 
+    /// Only start-up: spawn, getmanifest, init, and the plugin's exit; no
+    /// notifications, framing or robust checks.
+    #[arg(long, conflicts_with = "scenario")]
+    handshake_only: bool,
+
     /// The call that proves the plugin alive after each framing check:
     /// METHOD, or METHOD=JSON with its params [default: the first rpcmethod].
     #[arg(long, value_name = "METHOD[=JSON]")]
@@ -335,7 +340,7 @@ fn run(args: RunArgs) -> i32 {
     if let Some(topics) = expected {
         harness = harness.expect_subscriptions(topics);
     }
-    harness = harness.max_pending(args.max_pending_mib.saturating_mul(1 << 20));
+    harness = harness.max_pending(args.max_pending_mib.saturating_mul(1 << 20)).handshake_only(args.handshake_only);
     if let Some(p) = &args.probe {
         let (method, params) = match p.split_once('=') {
             Some((m, json)) => match serde_json::from_str(json) {

@@ -203,3 +203,13 @@ fn all_profiles_end_with_a_compatibility_matrix() {
     let row = run.stdout.lines().find(|l| l.trim_start().starts_with("manifest/options/name ")).unwrap();
     assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["manifest/options/name", "FAIL", "PASS"]);
 }
+
+#[test]
+fn handshake_only_stops_after_start_up() {
+    let run = misbehave("reply-null-id", "v26.06", &["--handshake-only"]);
+    assert_eq!(run.code, 0, "the reply to a notification is never provoked: {}", run.stdout);
+    assert!(run.check("init/timeout").is_some() && run.check("shutdown/eof").is_some());
+    for id in ["notify/no-reply", "frame/split", "robust/utf8"] {
+        assert!(run.check(id).is_none(), "{id} ran: {}", run.stdout);
+    }
+}
