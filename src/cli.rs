@@ -431,27 +431,18 @@ fn run(args: RunArgs) -> i32 {
             None => None,
         };
         let mut sinks: Vec<&mut dyn Sink> = Vec::new();
-        if let Some(h) = human.as_mut() {
-            sinks.push(h);
+        fn add<'a, S: Sink>(sinks: &mut Vec<&'a mut dyn Sink>, sink: &'a mut Option<S>) {
+            if let Some(s) = sink.as_mut() {
+                sinks.push(s);
+            }
         }
-        if let Some(t) = transcript.as_mut() {
-            sinks.push(t);
-        }
-        if let Some(j) = json_stdout.as_mut() {
-            sinks.push(j);
-        }
-        if let Some(j) = junit_stdout.as_mut() {
-            sinks.push(j);
-        }
-        if let Some(j) = json_file.as_mut() {
-            sinks.push(j);
-        }
-        if let Some(j) = junit_file.as_mut() {
-            sinks.push(j);
-        }
-        if let Some(a) = annotations.as_mut() {
-            sinks.push(a);
-        }
+        add(&mut sinks, &mut human);
+        add(&mut sinks, &mut transcript);
+        add(&mut sinks, &mut json_stdout);
+        add(&mut sinks, &mut junit_stdout);
+        add(&mut sinks, &mut json_file);
+        add(&mut sinks, &mut junit_file);
+        add(&mut sinks, &mut annotations);
         match harness.clone().profile(profile).run_with(&mut sinks) {
             Ok(report) => reports.push(report),
             Err(e) => {
