@@ -1,0 +1,326 @@
+//! What a real lightningd can send that naive readers break on (framing),
+//! input it never sends (robust), and the liveness probe after each.
+
+use super::*;
+
+impl<'h, 's, 'd> Session<'h, 's, 'd> {
+    /// The liveness probe for this plugin, and why it was chosen.
+    pub(crate) fn choose_probe(&self) -> (Probe, String) {
+        let m = self.manifest.clone().unwrap_or_default();
+        let mut fallback = String::new();
+        if let Some((method, params)) = &self.h.probe {
+            if m.rpcmethods.iter().any(|r| &r.name == method) {
+                return (Probe::Call(method.clone(), params.clone()), format!("a call to '{method}' (--probe)"));
+            }
+            fallback = format!("--probe '{method}' is not one of the plugin's rpcmethods; instead, ");
+        }
+        let (probe, why) = self.default_probe(&m);
+        (probe, format!("{fallback}{why}"))
+    }
+
+    pub(super) fn default_probe(&self, m: &Manifest) -> (Probe, String) {
+        if let Some(r) = m.rpcmethods.first() {
+            return (
+                Probe::Call(r.name.clone(), json!([])),
+                format!(
+                    "a call to '{}', the plugin's first rpcmethod: any answer, even an error, proves it read and parsed the call",
+                    r.name
+                ),
+            );
+        }
+        const SAFE_HOOKS: [&str; 4] = ["peer_connected", "custommsg", "onion_message_recv", "onion_message_recv_secret"];
+        if let Some(h) = m.hooks.iter().find(|h| SAFE_HOOKS.contains(&h.name.as_str()) && self.profile.hook_requests.contains_key(&h.name))
+        {
+            return (Probe::Hook(h.name.clone()), format!("a '{}' hook request, which the plugin registered and must answer", h.name));
+        }
+        (Probe::Alive, "no rpcmethod and no hook to call: survival is judged by the process and its stdout staying open".to_owned())
+    }
+
+    /// Runs the probe; `Err` says how the plugin failed it.
+    pub(crate) fn run_probe(&mut self, proc: &mut PluginProcess, probe: &Probe) -> Result<(), String> {
+        let deadline = Instant::now() + self.h.timeout;
+        match probe {
+            Probe::Call(method, params) => self.forward_call(proc, method, params, deadline).map(|_| ()),
+            Probe::Hook(name) => {
+                let example = self
+                    .profile
+                    .hook_requests
+                    .get(name)
+                    .and_then(|b| crate::jsmn::Doc::parse(b))
+                    .and_then(|d| d.root().get("params")?.to_value());
+                let id = self.new_id(name);
+                let bytes = wire::request(&id, name, &example.unwrap_or(json!({})));
+                self.pending.insert(id.token(), Pending { sent: Instant::now() });
+                self.send(proc, bytes);
+                match self.wait_until(proc, &id, deadline) {
+                    Waited::Answer(..) => Ok(()),
+                    Waited::Exited => Err("the plugin exited".into()),
+                    Waited::TimedOut => Err(format!("no answer to the '{name}' hook within {:.1} s", self.h.timeout.as_secs_f64())),
+                    Waited::Killed(f) => {
+                        self.killed(f);
+                        Err("lightningd would kill the plugin".into())
+                    }
+                }
+            }
+            Probe::Alive => {
+                if self.pump(proc, Instant::now() + self.h.quiet) {
+                    Err("the plugin exited".into())
+                } else if self.stop_reason.is_some() {
+                    Err("lightningd would kill the plugin".into())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    /// Writes a schedule: each write separately, pausing between them.
+    pub(crate) fn play(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule) {
+        for w in &schedule.writes {
+            self.send(proc, w.clone());
+            if !schedule.pause.is_zero() {
+                // Read meanwhile: the plugin may answer or die mid-way.
+                self.pump(proc, Instant::now() + schedule.pause);
+            }
+        }
+    }
+
+    /// The framing checks (§2.1): what a real lightningd can send that
+    /// naive readers break on, each followed by the liveness probe.
+    pub(super) fn framing(&mut self, proc: &mut PluginProcess) {
+        use crate::framing::{cli_k_call, huge, pretty_call, Schedule};
+        let (probe, why) = self.choose_probe();
+        if self.h.probe.is_some() && !matches!(&probe, Probe::Call(m, _) if Some(m) == self.h.probe.as_ref().map(|p| &p.0)) {
+            self.record("frame/probe", Outcome::Warn, why, None, None);
+        } else {
+            self.pass("frame/probe", why);
+        }
+        let plan = crate::notify::plan(&self.profile, &self.subscriptions());
+        let mut seen = std::collections::BTreeSet::new();
+        let notes: Vec<Vec<u8>> = plan.into_iter().filter(|n| !n.extra_field && seen.insert(n.topic.clone())).map(|n| n.bytes).collect();
+        let call = match &probe {
+            Probe::Call(m, _) => Some(m.clone()),
+            _ => None,
+        };
+        let pause = Duration::from_millis(1);
+
+        let mut checks: Vec<(&'static str, String, Vec<Schedule>)> = Vec::new();
+        // Split: a notification, and a call carrying multi-byte UTF-8.
+        let mut split = Vec::new();
+        if let Some(n) = notes.first() {
+            split.push(Schedule::every_byte(n, pause));
+        }
+        if let Some(m) = &call {
+            let id = self.passthrough_id(m);
+            let bytes = format!(
+                "{{ \"jsonrpc\" : \"2.0\", \"method\" : {}, \"id\" : {}, \"params\" :[ \"w\u{f6}rld \u{2713}\"] }}\n\n",
+                serde_json::Value::from(m.as_str()),
+                id.token()
+            );
+            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+            split.push(Schedule::every_byte(bytes.as_bytes(), pause));
+        }
+        if !split.is_empty() {
+            checks.push(("frame/split", "every byte its own read".into(), split));
+        }
+        if notes.len() > 1 || (!notes.is_empty() && call.is_some()) {
+            let mut all: Vec<Vec<u8>> = notes.iter().take(20).cloned().collect();
+            all.extend(notes.iter().take(20).cloned());
+            checks.push(("frame/coalesced", format!("{} messages in one write", all.len()), vec![Schedule::coalesced(&all)]));
+        }
+        let size = 5 << 19;
+        if let Some(n) = notes.first() {
+            checks.push((
+                "frame/huge",
+                format!("a {:.1} MiB notification", size as f64 / (1 << 20) as f64),
+                vec![Schedule::coalesced(&[huge(n, size)])],
+            ));
+        } else if let Some(m) = &call {
+            let id = self.passthrough_id(m);
+            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+            let bytes = cli_k_call(m, &id, &[("payload", &"x".repeat(size))]);
+            checks.push(("frame/huge", format!("a {:.1} MiB call", size as f64 / (1 << 20) as f64), vec![Schedule::coalesced(&[bytes])]));
+        }
+        if let Some(m) = &call {
+            let (a, b) = (self.passthrough_id(m), self.passthrough_id(m));
+            self.pending.insert(a.token(), Pending { sent: Instant::now() });
+            self.pending.insert(b.token(), Pending { sent: Instant::now() });
+            let pretty = pretty_call(m, &a, &json!(["world"]));
+            let k = cli_k_call(m, &b, &[("name", "world")]);
+            checks.push((
+                "frame/passthrough",
+                "a pretty-printed call and a lightning-cli -k call".into(),
+                vec![Schedule::coalesced(&[pretty]), Schedule::coalesced(&[k])],
+            ));
+        }
+
+        for (id, what, schedules) in checks {
+            if self.stop_reason.is_some() {
+                return;
+            }
+            // Replies to these notifications are replies to notifications.
+            self.current = Some(format!("framing: {what}"));
+            for s in &schedules {
+                self.play(proc, s);
+            }
+            let probed = self.run_probe(proc, &probe);
+            self.current = None;
+            match probed {
+                Ok(()) => self.pass(id, format!("survived {what}")),
+                Err(e) if self.stop_reason.is_none() || self.stdout_eof => {
+                    let reason = if self.stdout_eof {
+                        format!("exited during normal operation (after {what})")
+                    } else {
+                        format!("after {what}: {e}")
+                    };
+                    let effect = if self.stdout_eof { Effect::Kill } else { Effect::Ignored };
+                    self.finding(&Finding { check: id, reason, effect });
+                }
+                Err(_) => {}
+            }
+        }
+        for id in ["frame/split", "frame/coalesced", "frame/huge", "frame/passthrough"] {
+            if !self.recorded(id) && self.stop_reason.is_none() {
+                self.not_applicable.push(id);
+            }
+        }
+    }
+
+    /// An id for a forwarded call, as lightningd prefixes the client's.
+    pub(crate) fn passthrough_id(&mut self, method: &str) -> Id {
+        let n = self.take_num();
+        if self.string_ids {
+            Id::Str(format!("cli:{method}#{}/cln:{method}#{n}", std::process::id()))
+        } else {
+            Id::Num(n)
+        }
+    }
+
+    /// Input lightningd never sends (tier `robust`). Each case gets a fresh
+    /// plugin process, brought up through getmanifest and init, so one
+    /// crash does not hide the next; what happens to these throwaway
+    /// processes counts only for the robust check.
+    pub(super) fn robust(&mut self) {
+        let manifest = self.manifest.clone().unwrap_or_default();
+        let subscribed: Vec<String> = self
+            .profile
+            .notifications
+            .keys()
+            .filter(|t| crate::notify::copies(&self.profile, &manifest.subscriptions, t) > 0)
+            .cloned()
+            .collect();
+        let unsubscribed = self.profile.notifications.keys().find(|t| !subscribed.contains(t) && t.as_str() != "shutdown").cloned();
+        let topic = subscribed.iter().find(|t| t.as_str() != "shutdown").cloned().unwrap_or_else(|| "connect".into());
+        let note = |this: &Self, t: &str| this.profile.notifications.get(t).cloned().unwrap_or_default();
+        let valid = note(self, &topic);
+        let terminated = |b: &[u8]| [b, b"\n\n"].concat();
+        let mut cases: Vec<(&'static str, String, Vec<u8>)> = vec![
+            ("robust/invalid-json", "a frame that is not JSON".into(), b"{\"jsonrpc\":\"2.0\",\"method\":}\n\n".to_vec()),
+            (
+                "robust/truncated",
+                "a truncated frame, then a valid one".into(),
+                [&valid[..valid.len() / 2], b"\n\n", &terminated(&valid)[..]].concat(),
+            ),
+            (
+                "robust/utf8",
+                "invalid UTF-8 in a string".into(),
+                terminated(
+                    &String::from_utf8_lossy(&valid).replacen("\"jsonrpc\":\"2.0\"", "\"jsonrpc\":\"2.0\",\"x\":\"\u{1}\"", 1).into_bytes(),
+                )
+                .iter()
+                .map(|b| if *b == 1 { 0xff } else { *b })
+                .collect(),
+            ),
+            (
+                "robust/no-params",
+                format!("a '{topic}' notification without params"),
+                format!("{{\"jsonrpc\":\"2.0\",\"method\":\"{topic}\"}}\n\n").into_bytes(),
+            ),
+            (
+                "robust/terminators",
+                "messages separated by one and by three newlines".into(),
+                [&valid[..], b"\n", &valid[..], b"\n\n\n", &terminated(&valid)[..]].concat(),
+            ),
+        ];
+        if let Some(t) = &unsubscribed {
+            cases.push(("robust/unsubscribed", format!("a '{t}' notification, which it did not subscribe to"), terminated(&note(self, t))));
+        }
+        cases.push(("robust/unknown-method", "a request for a method it does not have".into(), Vec::new()));
+
+        let (saved_stop, saved_verdict) = (self.stop_reason.clone(), self.verdict.clone());
+        for (id, what, bytes) in cases {
+            if !self.applies(id) {
+                continue;
+            }
+            self.quiet_findings = Some(Vec::new());
+            self.stop_reason = None;
+            let outcome = self.robust_case(id, &bytes);
+            let findings = self.quiet_findings.take().unwrap_or_default();
+            self.stop_reason = saved_stop.clone();
+            self.verdict = saved_verdict.clone();
+            match outcome {
+                Ok(extra) => self.pass(id, format!("survived {what}{extra}")),
+                Err(why) => {
+                    let detail = findings.first().map(|f| format!(" ({})", wire::sanitize(&f.reason))).unwrap_or_default();
+                    self.finding(&Finding { check: id, reason: format!("after {what}: {why}{detail}"), effect: Effect::Ignored });
+                }
+            }
+        }
+    }
+
+    /// One robust case in a fresh process: `Ok` with a note, or why not.
+    pub(super) fn robust_case(&mut self, id: &str, bytes: &[u8]) -> Result<String, String> {
+        let Some(spec) = self.spec.clone() else { return Err("no plugin to start".into()) };
+        let mut proc = PluginProcess::spawn(&spec).map_err(|e| e.to_string())?;
+        self.decoder = Decoder::new(&self.profile.parser).with_cap(self.h.max_pending);
+        self.pending.clear();
+        self.stdout_eof = false;
+        self.stderr_eof = false;
+        let result = self.bring_up(&mut proc).and_then(|()| {
+            if id == "robust/unknown-method" {
+                let rid = self.new_id("cln_harness_no_such_method");
+                self.pending.insert(rid.token(), Pending { sent: Instant::now() });
+                self.send(&proc, wire::request(&rid, "cln_harness_no_such_method", &json!({})));
+                return match self.wait_until(&mut proc, &rid, Instant::now() + self.h.timeout) {
+                    Waited::Answer(m, _) => {
+                        let code = m.doc.root().get("error").and_then(|e| e.get("code")).map(|c| c.text());
+                        match code.as_deref() {
+                            Some("-32601") => Ok(String::new()),
+                            Some(c) => Ok(format!(", answering with error code {c} (JSON-RPC 2.0 says -32601)")),
+                            None => Err(format!("it answered without an error: {}", m.text())),
+                        }
+                    }
+                    Waited::Exited => Err("it exited".into()),
+                    Waited::TimedOut => Err("no answer".into()),
+                    Waited::Killed(_) => Err("lightningd would kill it".into()),
+                };
+            }
+            self.send(&proc, bytes.to_vec());
+            let (probe, _) = self.choose_probe();
+            self.run_probe(&mut proc, &probe).map(|()| String::new())
+        });
+        proc.kill();
+        result.map_err(|e| if self.stdout_eof { "it exited".to_owned() } else { e })
+    }
+
+    /// getmanifest and init without judging: the judging was done.
+    pub(crate) fn bring_up(&mut self, proc: &mut PluginProcess) -> Result<(), String> {
+        let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
+        self.send_request(proc, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
+        let Waited::Answer(..) = self.wait_for(proc, &id) else { return Err("it did not answer getmanifest this time".into()) };
+        let manifest = self.manifest.clone().unwrap_or_default();
+        let config = Configuration {
+            lightning_dir: self.dir.display().to_string(),
+            rpc_file: "lightning-rpc".into(),
+            startup: !self.h.dynamic,
+            network: self.h.network.clone(),
+        };
+        let params = init::params(&self.profile, &manifest, &self.h.options, &config).map_err(|e| e.message)?;
+        let id = self.new_id("init");
+        self.send_request(proc, "init", &id, &params);
+        match self.wait_for(proc, &id) {
+            Waited::Answer(..) => Ok(()),
+            _ => Err("it did not answer init this time".into()),
+        }
+    }
+}

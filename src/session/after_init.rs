@@ -1,0 +1,231 @@
+//! After init: the notification drive, expected subscriptions, handler
+//! errors, scenarios, and calls forwarded as lightningd forwards them.
+
+use super::*;
+
+impl<'h, 's, 'd> Session<'h, 's, 'd> {
+    /// `subscriptions/expected`: the exact set, missing and unexpected
+    /// topics reported apart.
+    pub(super) fn expectations(&mut self) {
+        let Some(expected) = self.h.expect_subscriptions.clone() else { return };
+        let got = self.subscriptions();
+        let missing: Vec<&String> = expected.iter().filter(|t| !got.contains(t)).collect();
+        let unexpected: Vec<&String> = got.iter().filter(|t| !expected.contains(t)).collect();
+        if missing.is_empty() && unexpected.is_empty() {
+            self.pass("subscriptions/expected", format!("subscribes to exactly: {}", list(&expected)));
+            return;
+        }
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("missing: {}", missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        if !unexpected.is_empty() {
+            parts.push(format!("unexpected: {}", unexpected.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+        }
+        self.finding(&Finding { check: "subscriptions/expected", reason: parts.join("; "), effect: Effect::Ignored });
+    }
+
+    /// Sends every subscribed topic (§7), watching a quiet window after each.
+    pub(super) fn notifications(&mut self, proc: &mut PluginProcess) {
+        let plan = crate::notify::plan(&self.profile, &self.subscriptions());
+        let sent = plan.len();
+        for n in plan {
+            let label = if n.extra_field { format!("{} (with an extra field)", n.topic) } else { n.topic.clone() };
+            self.current = Some(label.clone());
+            self.send(proc, n.bytes);
+            let until = Instant::now() + self.h.quiet;
+            if self.pump(proc, until) && self.stop_reason.is_none() {
+                self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (after the '{label}' notification)")));
+            }
+            self.current = None;
+            if self.stop_reason.is_some() {
+                return;
+            }
+        }
+        let topics: std::collections::BTreeSet<String> =
+            crate::notify::plan(&self.profile, &self.subscriptions()).into_iter().map(|n| n.topic).collect();
+        let what = if sent == 0 {
+            "no subscribed topic to send".to_owned()
+        } else {
+            format!("{sent} notifications: {}", topics.into_iter().collect::<Vec<_>>().join(", "))
+        };
+        self.pass("notify/no-reply", format!("no reply to {what}"));
+        self.pass("notify/alive", format!("survived {what}"));
+        self.judge_handler_errors();
+    }
+
+    /// `notify/handler-errors`: the error lines logged while notifications
+    /// were handled, summed up by the first failing notification's last
+    /// line (a traceback's last line says what went wrong).
+    pub(super) fn judge_handler_errors(&mut self) {
+        let errors = self.handler_errors.iter().filter(|e| e.2).count();
+        let Some(topic) = self.handler_errors.iter().find(|e| e.2).map(|e| e.0.clone()) else {
+            self.pass("notify/handler-errors", "no error logged while handling notifications");
+            return;
+        };
+        let lines: Vec<&str> = self
+            .handler_errors
+            .iter()
+            .filter(|e| e.0 == topic)
+            .flat_map(|e| e.1.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        // The exception line (`KeyError: 'id'`), else the first error line.
+        let is_exception = |l: &&&str| {
+            l.split(':').next().is_some_and(|head| !head.contains(' ') && (head.ends_with("Error") || head.ends_with("Exception")))
+        };
+        let first_bad = self.handler_errors.iter().find(|e| e.2).and_then(|e| e.1.lines().last()).unwrap_or("");
+        let last = lines.iter().rev().find(is_exception).copied().unwrap_or(first_bad).trim().to_owned();
+        let reason = format!("{errors} error report(s) logged while handling notifications; the first, after '{topic}', ends with: {last}");
+        self.finding(&Finding { check: "notify/handler-errors", reason, effect: Effect::Logged });
+    }
+
+    /// Runs a scenario's steps (see [`crate::scenario`]).
+    pub(super) fn scenario(&mut self, proc: &mut PluginProcess, s: &crate::scenario::Scenario, rpc: &MockRpc) {
+        use crate::scenario::{contains, Action};
+        let mut log_cursor = self.log.len();
+        let mut rpc_cursor = rpc.calls().len();
+        let mut failures = Vec::new();
+        for (i, step) in s.steps.iter().enumerate() {
+            let Ok(action) = step.action() else { continue };
+            let within = Duration::from_millis(step.within_ms.unwrap_or(2000));
+            let deadline = Instant::now() + within;
+            let what = format!("step {} ({})", i + 1, step.describe());
+            match action {
+                Action::Notify { topic, params } => {
+                    let bytes = match params {
+                        Some(p) => Some(wire::notification(&topic, &p)),
+                        None => crate::notify::message(&self.profile, &topic),
+                    };
+                    let Some(bytes) = bytes else {
+                        failures.push(format!("{what}: profile {} has no '{topic}' notification; give `params`", self.profile.name));
+                        continue;
+                    };
+                    // lightningd sends a topic only to its subscribers (§7.4).
+                    let custom = !self.profile.native_topics.contains(&topic);
+                    if !custom && crate::notify::copies(&self.profile, &self.subscriptions(), &topic) == 0 {
+                        failures.push(format!("{what}: the plugin does not subscribe to '{topic}', so lightningd would never send it"));
+                        continue;
+                    }
+                    self.current = Some(topic.clone());
+                    self.send(proc, bytes);
+                    let exited = self.pump(proc, Instant::now() + self.h.quiet);
+                    self.current = None;
+                    if exited && self.stop_reason.is_none() {
+                        self.finding(&Finding::kill(
+                            "notify/alive",
+                            format!("exited during normal operation (after the '{topic}' notification)"),
+                        ));
+                    }
+                }
+                Action::ExpectLog { pattern, level } => loop {
+                    let hit = self.log[log_cursor..]
+                        .iter()
+                        .position(|l| pattern.is_match(&l.message) && level.as_ref().is_none_or(|lv| lv == &l.level));
+                    if let Some(k) = hit {
+                        log_cursor += k + 1;
+                        break;
+                    }
+                    if Instant::now() >= deadline || self.stop_reason.is_some() || self.stdout_eof {
+                        failures.push(format!("{what}: no matching log line within {} ms", within.as_millis()));
+                        break;
+                    }
+                    self.pump(proc, (Instant::now() + Duration::from_millis(20)).min(deadline));
+                },
+                Action::ExpectRpc { method, params } => loop {
+                    let calls = rpc.calls();
+                    let hit = calls[rpc_cursor.min(calls.len())..]
+                        .iter()
+                        .position(|c| c.method == method && params.as_ref().is_none_or(|p| contains(&c.params, p)));
+                    if let Some(k) = hit {
+                        rpc_cursor += k + 1;
+                        break;
+                    }
+                    if Instant::now() >= deadline || self.stop_reason.is_some() || self.stdout_eof {
+                        failures.push(format!("{what}: the plugin did not call it within {} ms", within.as_millis()));
+                        break;
+                    }
+                    self.pump(proc, (Instant::now() + Duration::from_millis(20)).min(deadline));
+                },
+                Action::Call { method, params, expect_result, expect_error } => {
+                    let answer = self.forward_call(proc, &method, &params, deadline);
+                    match answer {
+                        Err(why) => failures.push(format!("{what}: {why}")),
+                        Ok(v) => {
+                            let is_error = v.get("error").is_some();
+                            if expect_error && !is_error {
+                                failures.push(format!("{what}: expected an error, got {v}"));
+                            } else if !expect_error && is_error {
+                                failures.push(format!("{what}: failed: {}", v["error"]));
+                            } else if let Some(want) = &expect_result {
+                                if !contains(&v["result"], want) {
+                                    failures.push(format!("{what}: result {} does not contain {want}", v["result"]));
+                                }
+                            }
+                        }
+                    }
+                }
+                Action::Wait => {
+                    self.pump(proc, deadline.min(Instant::now() + Duration::from_millis(step.wait_ms.unwrap_or(0))));
+                }
+            }
+            if self.stop_reason.is_some() {
+                failures.push(format!("{what}: the run stopped: {}", self.stop_reason.clone().unwrap_or_default()));
+                break;
+            }
+        }
+        let name = if s.name.is_empty() { "scenario".to_owned() } else { format!("'{}'", s.name) };
+        if failures.is_empty() {
+            self.pass("scenario/steps", format!("{name}: all {} steps held", s.steps.len()));
+            if self.stop_reason.is_none() {
+                self.pass("notify/no-reply", "no reply to the scenario's notifications");
+                self.pass("notify/alive", "survived the scenario");
+            }
+        } else {
+            self.finding(&Finding { check: "scenario/steps", reason: format!("{name}: {}", failures.join("; ")), effect: Effect::Ignored });
+        }
+        self.judge_handler_errors();
+    }
+
+    /// Forwards a call to one of the plugin's methods as lightningd does
+    /// for `lightning-cli METHOD …` (§10.1): the client's request text with
+    /// only the id replaced. A method the plugin lacks is answered by
+    /// lightningd itself.
+    pub(super) fn forward_call(
+        &mut self,
+        proc: &mut PluginProcess,
+        method: &str,
+        params: &serde_json::Value,
+        deadline: Instant,
+    ) -> Result<serde_json::Value, String> {
+        let known = self.manifest.as_ref().is_some_and(|m| m.rpcmethods.iter().any(|r| r.name == method));
+        if !known {
+            return Ok(json!({"error": {"code": -32601, "message": format!("Unknown command '{method}'")}}));
+        }
+        let id = self.passthrough_id(method);
+        let text = format!(
+            "{{ \"jsonrpc\" : \"2.0\", \"method\" : {}, \"id\" : {}, \"params\" :{} }}\n\n",
+            serde_json::Value::from(method),
+            id.token(),
+            params
+        );
+        self.pending.insert(id.token(), Pending { sent: Instant::now() });
+        self.send(proc, text.into_bytes());
+        match self.wait_until(proc, &id, deadline) {
+            Waited::Answer(m, _) => m.doc.root().to_value().ok_or_else(|| format!("the answer is not standard JSON: {}", m.text())),
+            Waited::Exited => {
+                self.finding(&Finding::kill(
+                    "notify/alive",
+                    format!("exited during normal operation (while handling a call to '{method}')"),
+                ));
+                Err("the plugin exited before answering".into())
+            }
+            Waited::TimedOut => Err("no answer in time (lightningd waits for ever)".into()),
+            Waited::Killed(f) => {
+                self.killed(f);
+                Err("the plugin was killed".into())
+            }
+        }
+    }
+}

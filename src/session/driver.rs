@@ -1,0 +1,125 @@
+//! The session as a driver for `fuzz` and `replay`: fresh processes,
+//! schedules played quietly, the manifest learned once.
+
+use super::*;
+
+impl<'h, 's, 'd> Session<'h, 's, 'd> {
+    /// Starts a fresh plugin process and brings it through getmanifest and
+    /// init without judging (the manifest must be known).
+    pub(crate) fn fresh(&mut self) -> Result<PluginProcess, String> {
+        let spec = self.spec.clone().ok_or("no plugin to start")?;
+        let mut proc = PluginProcess::spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
+        self.decoder = Decoder::new(&self.profile.parser).with_cap(self.h.max_pending);
+        self.pending.clear();
+        self.stdout_eof = false;
+        self.stderr_eof = false;
+        self.stop_reason = None;
+        self.quiet_findings = Some(Vec::new());
+        self.bring_up(&mut proc)?;
+        Ok(proc)
+    }
+
+    /// Plays `schedule` on a live process, then probes it; `Err` says how
+    /// the plugin failed. `calls` are the ids of calls inside the schedule,
+    /// which the plugin may answer.
+    pub(crate) fn attempt(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule, calls: &[Id]) -> Result<(), String> {
+        self.quiet_findings = Some(Vec::new());
+        for id in calls {
+            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+        }
+        self.current = Some("the schedule".into());
+        self.play(proc, schedule);
+        let (probe, _) = self.choose_probe();
+        let probed = self.run_probe(proc, &probe);
+        self.current = None;
+        let findings = self.quiet_findings.take().unwrap_or_default();
+        if let Some(f) = findings.into_iter().find(|f| matches!(f.effect, Effect::Kill | Effect::Fatal(_))) {
+            return Err(format!("lightningd would kill the plugin: {}", wire::sanitize(&f.reason)));
+        }
+        if self.stdout_eof {
+            return Err("the plugin exited".into());
+        }
+        probed.map_err(|e| format!("probe failed: {e}"))
+    }
+
+    /// Learns the manifest with one normal getmanifest: the fuzzer needs to
+    /// know the plugin's topics and methods.
+    pub(crate) fn learn(&mut self, spec: Spawn) -> Result<Manifest, String> {
+        self.spec = Some(spec.clone());
+        let mut proc = PluginProcess::spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
+        self.quiet_findings = Some(Vec::new());
+        let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
+        self.send_request(&proc, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
+        let Waited::Answer(msg, _) = self.wait_for(&mut proc, &id) else {
+            return Err("the plugin did not answer getmanifest: run `cln-harness run` on it first".into());
+        };
+        let shortname = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let path = self.program.plugin.display().to_string();
+        let cx = manifest::Context {
+            profile: &self.profile,
+            allow_deprecated_apis: self.h.allow_deprecated_apis,
+            startup: true,
+            path: &path,
+            shortname: &shortname,
+            start_params: &[],
+        };
+        let m = manifest::judge(&msg.doc, &cx)
+            .result
+            .map_err(|f| format!("lightningd would refuse the manifest ({}: {}): run `cln-harness run` on it first", f.check, f.reason))?;
+        if self.profile.string_ids == StringIds::OptIn {
+            self.string_ids = m.nonnumericids.unwrap_or(!self.h.allow_deprecated_apis);
+        }
+        self.manifest = Some(m.clone());
+        proc.kill();
+        Ok(m)
+    }
+
+    /// The spawn description for this run's plugin.
+    pub(crate) fn spawn_spec(&self) -> Spawn {
+        Spawn {
+            program: self.program.exec.clone(),
+            args: self.program.args.clone(),
+            env: self
+                .h
+                .env
+                .iter()
+                .cloned()
+                .chain([
+                    ("LIGHTNINGD_PLUGIN".into(), "1".into()),
+                    ("LIGHTNINGD_VERSION".into(), self.profile.version.clone().into()),
+                    ("LC_ALL".into(), "C".into()),
+                ])
+                .collect(),
+            cwd: self.dir.clone(),
+        }
+    }
+
+    /// A session with its own fresh lightning-dir and mock RPC, for
+    /// drivers other than a run (the fuzzer, replay).
+    pub(crate) fn standalone(h: &'h Harness, sinks: &'s mut [&'d mut dyn Sink]) -> Result<(Self, MockRpc, tempfile::TempDir), Error> {
+        let profile = Profile::load(&h.profile)?;
+        let program = resolve_program(&h.program, &h.args)?;
+        let temp = tempfile::Builder::new()
+            .prefix("cln-harness-")
+            .tempdir()
+            .map_err(|source| Error::Io { context: "cannot create a lightning-dir".into(), source })?;
+        let dir = temp.path().canonicalize().map_err(|source| Error::LightningDir { path: temp.path().into(), source })?;
+        let s = Session::new(h, profile, program, dir.clone(), sinks);
+        let rpc_path = dir.join("lightning-rpc");
+        let rpc = MockRpc::start(&rpc_path, &s.profile, &dir, s.start, Vec::new())
+            .map_err(|source| Error::RpcSocket { path: rpc_path, source })?;
+        Ok((s, rpc, temp))
+    }
+
+    pub(crate) fn manifest_ref(&self) -> Option<&Manifest> {
+        self.manifest.as_ref()
+    }
+
+    pub(crate) fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub(crate) fn next_call_id(&mut self, method: &str) -> Id {
+        self.passthrough_id(method)
+    }
+}
