@@ -8,11 +8,13 @@
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -39,6 +41,11 @@ pub struct PluginProcess {
     child: Child,
     pgid: i32,
     stdin: Option<Sender<Vec<u8>>>,
+    /// Bytes handed to the writer thread and not yet written.
+    queued: Arc<AtomicUsize>,
+    /// A duplicate of the stdin pipe's descriptor, to ask how much of what
+    /// was written the plugin has not read yet.
+    stdin_probe: i32,
     output: Receiver<Output>,
     exit: Option<ExitStatus>,
 }
@@ -82,15 +89,30 @@ impl PluginProcess {
         let stdin = child.stdin.take().expect("stdin is piped");
         pump(stdout, tx.clone(), true);
         pump(stderr, tx, false);
-        let stdin = writer(stdin);
-        Ok(PluginProcess { child, pgid, stdin: Some(stdin), output, exit: None })
+        let stdin_probe = unsafe { libc::dup(stdin.as_raw_fd()) };
+        let queued = Arc::new(AtomicUsize::new(0));
+        let stdin = writer(stdin, queued.clone());
+        Ok(PluginProcess { child, pgid, stdin: Some(stdin), queued, stdin_probe, output, exit: None })
     }
 
     /// Queues bytes for the plugin's stdin; never blocks.
     pub fn write(&self, bytes: Vec<u8>) {
         if let Some(tx) = &self.stdin {
+            self.queued.fetch_add(bytes.len(), Ordering::SeqCst);
             let _ = tx.send(bytes);
         }
+    }
+
+    /// Whether the plugin has read everything written to it: nothing queued,
+    /// nothing left in the pipe (FIONREAD). Lets a schedule guarantee that
+    /// each write reaches the plugin in reads of its own.
+    pub fn drained(&self) -> bool {
+        if self.queued.load(Ordering::SeqCst) != 0 {
+            return false;
+        }
+        let mut pending: libc::c_int = 0;
+        let r = unsafe { libc::ioctl(self.stdin_probe, libc::FIONREAD, &mut pending) };
+        r != 0 || pending == 0
     }
 
     /// Closes the plugin's stdin once everything queued is written.
@@ -153,6 +175,9 @@ impl PluginProcess {
 impl Drop for PluginProcess {
     fn drop(&mut self) {
         self.kill();
+        unsafe {
+            libc::close(self.stdin_probe);
+        }
     }
 }
 
@@ -177,13 +202,16 @@ fn pump(mut from: impl Read + Send + 'static, to: Sender<Output>, stdout: bool) 
     });
 }
 
-fn writer(mut stdin: ChildStdin) -> Sender<Vec<u8>> {
+fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>) -> Sender<Vec<u8>> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     thread::spawn(move || {
         for bytes in rx {
             // A plugin that stopped reading gets EPIPE once it is killed;
             // there is nobody left to tell.
-            if stdin.write_all(&bytes).and_then(|_| stdin.flush()).is_err() {
+            let ok = stdin.write_all(&bytes).and_then(|_| stdin.flush()).is_ok();
+            queued.fetch_sub(bytes.len(), Ordering::SeqCst);
+            if !ok {
+                queued.store(0, Ordering::SeqCst);
                 return;
             }
         }

@@ -74,12 +74,25 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
-    /// Writes a schedule: each write separately, pausing between them.
+    /// Writes a schedule: each write separately. Between writes the harness
+    /// waits until the plugin has read everything (the pipe is empty), then
+    /// pauses, so each write reaches the plugin in reads of its own, on any
+    /// machine load.
     pub(crate) fn play(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule) {
-        for w in &schedule.writes {
+        let last = schedule.writes.len().saturating_sub(1);
+        // A plugin that stops reading costs at most one timeout per schedule.
+        let overall = Instant::now() + self.h.timeout;
+        for (i, w) in schedule.writes.iter().enumerate() {
             self.send(proc, w.clone());
-            if !schedule.pause.is_zero() {
+            if i == last {
+                break;
+            }
+            let deadline = overall.min(Instant::now() + Duration::from_secs(2));
+            while !proc.drained() && Instant::now() < deadline && !self.stdout_eof && self.stop_reason.is_none() {
                 // Read meanwhile: the plugin may answer or die mid-way.
+                self.pump(proc, Instant::now() + Duration::from_millis(1));
+            }
+            if !schedule.pause.is_zero() {
                 self.pump(proc, Instant::now() + schedule.pause);
             }
         }
