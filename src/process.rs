@@ -111,6 +111,9 @@ impl PluginProcess {
             return false;
         }
         let mut pending: libc::c_int = 0;
+        if self.stdin_probe < 0 {
+            return true;
+        }
         let r = unsafe { libc::ioctl(self.stdin_probe, libc::FIONREAD, &mut pending) };
         r != 0 || pending == 0
     }
@@ -118,6 +121,18 @@ impl PluginProcess {
     /// Closes the plugin's stdin once everything queued is written.
     pub fn close_stdin(&mut self) {
         self.stdin = None;
+        // The duplicate holds the pipe open too: without closing it the
+        // plugin would never see EOF.
+        self.close_probe();
+    }
+
+    fn close_probe(&mut self) {
+        if self.stdin_probe >= 0 {
+            unsafe {
+                libc::close(self.stdin_probe);
+            }
+            self.stdin_probe = -1;
+        }
     }
 
     /// Waits for the next output until `deadline`.
@@ -157,6 +172,7 @@ impl PluginProcess {
             libc::killpg(self.pgid, libc::SIGKILL);
         }
         self.stdin = None;
+        self.close_probe();
         if self.exit.is_none() {
             self.exit = self.child.wait().ok();
         }
@@ -175,9 +191,7 @@ impl PluginProcess {
 impl Drop for PluginProcess {
     fn drop(&mut self) {
         self.kill();
-        unsafe {
-            libc::close(self.stdin_probe);
-        }
+        self.close_probe();
     }
 }
 
