@@ -84,15 +84,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let overall = Instant::now() + self.h.timeout;
         for (i, w) in schedule.writes.iter().enumerate() {
             self.send(proc, w.clone());
-            if i == last {
-                break;
-            }
+            // The last write too: what follows the schedule (the probe) must
+            // not share a read with it.
             let deadline = overall.min(Instant::now() + Duration::from_secs(2));
             while !proc.drained() && Instant::now() < deadline && !self.stdout_eof && self.stop_reason.is_none() {
                 // Read meanwhile: the plugin may answer or die mid-way.
                 self.pump(proc, Instant::now() + Duration::from_millis(1));
             }
-            if !schedule.pause.is_zero() {
+            if i < last && !schedule.pause.is_zero() {
                 self.pump(proc, Instant::now() + schedule.pause);
             }
         }
