@@ -12,7 +12,7 @@
 //! else built here as `ci/test.sh` builds it). A plugin that cannot be found
 //! or built is skipped with the reason.
 //!
-//! Each plugin is taken through start-up in two modes:
+//! Each plugin is taken through start-up in three modes:
 //!
 //! - **driver**: the bare handshake, as little as lightningd needs. A minimal
 //!   driver (below) makes a temporary lightning-dir, serves a one-answer
@@ -24,17 +24,21 @@
 //!   sends `init` and reads its answer the same way, then closes stdin and
 //!   waits for the plugin to exit. It judges nothing beyond "answered with a
 //!   result".
-//! - **harness**: `cln_harness::Harness::new(..).settle(0).run()`, the whole
-//!   library path: profile loading, lightningd's byte-level reader, every
-//!   manifest and init check, the mock RPC, process-group cleanup and the
-//!   report. A run whose report has a failed check panics.
+//! - **handshake**: `cln_harness::Harness::new(..).settle(0).handshake_only(true).run()`,
+//!   the library path for the same work: profile loading, lightningd's
+//!   byte-level reader, every manifest and init check, the mock RPC,
+//!   process-group cleanup and the report. A run whose report has a failed
+//!   check panics.
+//! - **harness**: the full default run, which adds the notifications with
+//!   their quiet windows, the framing checks and the robust cases in fresh
+//!   processes: what a user waits for.
 //!
-//! Both are timed end to end (temporary directory to cleanup), so the
-//! difference between them is the harness's overhead; it is printed as the
-//! ratio and the difference of the medians.
+//! All are timed end to end (temporary directory to cleanup). The harness's
+//! own overhead is handshake against driver, printed as the ratio and the
+//! difference of the medians; the full run is printed beside it.
 //!
-//! Why interleave: the modes alternate (driver, harness, driver, harness,
-//! ...) instead of running as two blocks. On a small shared machine noise
+//! Why interleave: the modes alternate (driver, handshake, harness, driver,
+//! ...) instead of running as blocks. On a small shared machine noise
 //! comes in bursts (another build, frequency scaling, a cold page cache);
 //! run in blocks, a burst lands on one mode only and skews the ratio, while
 //! interleaved it is spread over both alike.
