@@ -32,12 +32,13 @@ impl<W: Write> Sink for Transcript<W> {
             Event::RunStarted { plugin, profile, version } => {
                 json!({"at_ms": 0.0, "run": {"plugin": plugin, "profile": profile, "lightningd": version}})
             }
-            _ => return,
+            Event::RunFinished(_) => {
+                let _ = self.out.flush();
+                return;
+            }
+            Event::Check(_) => return,
         };
         let _ = writeln!(self.out, "{line}");
-        if matches!(event, Event::RunFinished(_)) {
-            let _ = self.out.flush();
-        }
     }
 }
 
