@@ -6,7 +6,7 @@
 //! then compares raw token bytes. Its verdicts (which bytes kill a plugin,
 //! which duplicate key wins, what a reason quotes) follow from those quirks,
 //! so the harness reproduces them here rather than using `serde_json`.
-//! PROTOCOL.md §2.2 and §3 describe the behaviour being reproduced.
+//! docs/protocol.md §2.2 and §3 describe the behaviour being reproduced.
 
 /// What a token is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! The manifest rules: a getmanifest answer judged exactly as lightningd's
 //! `plugin_parse_getmanifest_response` judges it, in its order, with its
-//! reason texts (PROTOCOL.md §5). The first failure ends the judgement, as
+//! reason texts (docs/protocol.md §5). The first failure ends the judgement, as
 //! the first failure kills the plugin in a real node.
 
 use std::collections::BTreeSet;

@@ -1,7 +1,7 @@
 //! Profiles: which lightningd release the harness plays.
 //!
 //! A profile is data under `fixtures/profiles/<name>/`: `profile.toml` holds
-//! the rule switches (PROTOCOL.md §13 lists what differs between releases),
+//! the rule switches (docs/protocol.md §13 lists what differs between releases),
 //! and plain lists hold the names a real node already owns. Adding a release
 //! means adding a folder; code only reads the switches.
 
@@ -18,7 +18,7 @@ static NOTIFICATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/notif
 static HOOKS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/hooks");
 
 /// Message files of one profile, by name: each holds a message's exact
-/// bytes without its `\n\n` (PROTOCOL.md §15).
+/// bytes without its `\n\n`.
 fn messages(root: &Dir<'static>, profile: &str) -> BTreeMap<String, Vec<u8>> {
     let Some(dir) = root.get_dir(profile) else { return BTreeMap::new() };
     dir.files()
@@ -227,7 +227,7 @@ mod tests {
             let p = Profile::load(&n).unwrap();
             assert_eq!(p.name, n);
         }
-        // PROTOCOL.md §7.1: 22 native topics now, 16 in v23.02.
+        // docs/protocol.md §7.1: 22 native topics now, 16 in v23.02.
         assert_eq!(Profile::load("v26.06").unwrap().native_topics.len(), 22);
         assert_eq!(Profile::load("v23.02").unwrap().native_topics.len(), 16);
     }

@@ -304,7 +304,7 @@ fn classify(doc: Doc) -> Result<Message, WireKill> {
 }
 
 /// A log line as lightningd writes it: every byte below 0x20 or from 0x7f
-/// up becomes `?` (PROTOCOL.md, "Log line format").
+/// up becomes `?` (docs/protocol.md, "Log lines").
 pub fn sanitize(text: &str) -> String {
     text.bytes().map(|b| if (0x20..0x7f).contains(&b) { b as char } else { '?' }).collect()
 }

@@ -1,7 +1,7 @@
 //! Every check proven against the misbehave fixture: each defect breaks one
 //! rule, and the check for that rule fails with lightningd's own words (or
 //! passes where the profile's lightningd accepts the same bytes). The
-//! messages are PROTOCOL.md's tables, row for row; see the § in each case.
+//! messages are docs/protocol.md's tables, row for row; see the § in each case.
 
 use crate::{misbehave, Run};
 

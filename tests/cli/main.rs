@@ -3,6 +3,7 @@
 
 mod api;
 mod defects;
+mod docs;
 mod fuzz;
 mod gate;
 mod notifications;
