@@ -33,6 +33,31 @@ fn messages(root: &Dir<'static>, profile: &str) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// The payload variants of every hook the profile has: the files of
+/// `fixtures/hooks/<profile>/`, or, for a hook without files there, of the
+/// newest older release that has them (payloads change rarely, and a
+/// release added without hook files still fires its hooks).
+fn hook_variants(profile: &str, hooks: &BTreeSet<String>) -> BTreeMap<String, Vec<(String, Vec<u8>)>> {
+    let mut releases: Vec<&str> = HOOKS.dirs().filter_map(|d| d.path().file_name()?.to_str()).filter(|r| *r <= profile).collect();
+    releases.sort();
+    let mut out: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    for release in releases.iter().rev() {
+        let mut found: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+        for (stem, bytes) in messages(&HOOKS, release) {
+            let (hook, variant) = stem.split_once('.').unwrap_or((&stem, ""));
+            if hooks.contains(hook) && !out.contains_key(hook) {
+                found.entry(hook.to_owned()).or_default().push((variant.to_owned(), bytes));
+            }
+        }
+        for (hook, mut v) in found {
+            // The plain request (empty variant name) first.
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            out.insert(hook, v);
+        }
+    }
+    out
+}
+
 /// When request ids are strings (§4).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -93,6 +118,37 @@ pub struct NotificationRules {
     pub shutdown_grace_secs: u64,
 }
 
+/// How lightningd judges hook answers (§9, §13). Every switch defaults to
+/// the newest behaviour, so a profile names only what its release lacked.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct HookRules {
+    /// The non-result message names the plugin (v23.11 and later).
+    pub nonresult_names_plugin: bool,
+    /// An error with code -4 means "the plugin died" (v23.11 and later);
+    /// before, it was fatal like any error.
+    pub terminated_continues: bool,
+    /// With deprecated APIs on, `failure_code` is still read and a `fail`
+    /// without a failure is a temporary node failure (before v24.05).
+    pub legacy_failure_codes: bool,
+    /// `htlc_accepted` reads `extra_tlvs` (v25.09 and later).
+    pub htlc_extra_tlvs: bool,
+    /// `htlc_accepted` reads `invoice_msat` (v25.12 and later).
+    pub htlc_invoice_msat: bool,
+}
+
+impl Default for HookRules {
+    fn default() -> Self {
+        HookRules {
+            nonresult_names_plugin: true,
+            terminated_continues: true,
+            legacy_failure_codes: false,
+            htlc_extra_tlvs: true,
+            htlc_invoice_msat: true,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 struct ProfileFile {
     name: String,
@@ -104,6 +160,8 @@ struct ProfileFile {
     init: InitRules,
     log: LogRules,
     notifications: NotificationRules,
+    #[serde(default)]
+    hooks: HookRules,
 }
 
 /// One lightningd release: its switches and the names it already owns.
@@ -137,6 +195,10 @@ pub struct Profile {
     /// A request for each hook, as lightningd sends it (none where the
     /// profile has no examples).
     pub hook_requests: BTreeMap<String, Vec<u8>>,
+    /// Every payload variant of each hook, the plain request first:
+    /// `(variant, bytes)`, from `<hook>.json` and `<hook>.<variant>.json`.
+    pub hook_variants: BTreeMap<String, Vec<(String, Vec<u8>)>>,
+    pub hook_rules: HookRules,
 }
 
 impl Profile {
@@ -161,6 +223,7 @@ impl Profile {
             text(file).lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
         };
         let notifications = messages(&NOTIFICATIONS, name);
+        let variants = hook_variants(name, &lines("hooks.txt"));
         let builtin_plugin_methods = text("builtin-plugin-methods.tsv")
             .lines()
             .filter_map(|l| {
@@ -185,7 +248,9 @@ impl Profile {
             hooks: lines("hooks.txt"),
             native_topics: notifications.keys().cloned().collect(),
             notifications,
-            hook_requests: messages(&HOOKS, name),
+            hook_requests: variants.iter().filter_map(|(h, v)| Some((h.clone(), v.first()?.1.clone()))).collect(),
+            hook_variants: variants,
+            hook_rules: file.hooks,
         })
     }
 
@@ -230,6 +295,29 @@ mod tests {
         // docs/protocol.md §7.1: 22 native topics now, 16 in v23.02.
         assert_eq!(Profile::load("v26.06").unwrap().native_topics.len(), 22);
         assert_eq!(Profile::load("v23.02").unwrap().native_topics.len(), 16);
+    }
+
+    #[test]
+    fn every_hook_has_payloads_in_its_release_shape() {
+        for n in Profile::names() {
+            let p = Profile::load(&n).unwrap();
+            for hook in &p.hooks {
+                let v = p.hook_variants.get(hook).unwrap_or_else(|| panic!("{n}: no payload for {hook}"));
+                assert_eq!(v[0].0, "", "{n}/{hook}: the plain request comes first");
+                for (variant, bytes) in v {
+                    let doc = crate::jsmn::Doc::parse(bytes).unwrap_or_else(|| panic!("{n}/{hook}.{variant}"));
+                    assert!(doc.root().get("method").unwrap().str_eq(hook), "{n}/{hook}.{variant}");
+                    assert!(doc.root().get("params").unwrap().is_object(), "{n}/{hook}.{variant}");
+                }
+            }
+        }
+        // §13: v23.02 had no `recover`, and sent msat values as strings.
+        let old = Profile::load("v23.02").unwrap();
+        assert!(!old.hook_variants.contains_key("recover"));
+        let inv = String::from_utf8_lossy(&old.hook_requests["invoice_payment"]).into_owned();
+        assert!(inv.contains("\"msat\":\"100000msat\""), "{inv}");
+        assert!(!old.hook_rules.terminated_continues && !old.hook_rules.nonresult_names_plugin);
+        assert!(Profile::load("v26.06").unwrap().hook_rules.terminated_continues);
     }
 
     #[test]
