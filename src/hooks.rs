@@ -1,6 +1,6 @@
 //! The hook rules: a plugin's answer to a hook judged exactly as lightningd's
 //! `plugin_hook_callback` and each hook's deserializer judge it, per release,
-//! with their words (PROTOCOL.md §9). Pure: no I/O; the session sends the
+//! with their words (docs/protocol.md §9). Pure: no I/O; the session sends the
 //! requests and hands each answer here.
 
 use crate::jsmn::{Doc, Node, TokType};

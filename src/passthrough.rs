@@ -1,5 +1,5 @@
 //! Calls lightningd forwards to a plugin: its own methods, `check` and
-//! `setconfig` (PROTOCOL.md §10). The requests in lightningd's bytes and the
+//! `setconfig` (docs/protocol.md §10). The requests in lightningd's bytes and the
 //! rules for the answers; pure, the session does the sending.
 
 use serde_json::Value;
