@@ -205,6 +205,13 @@ struct RunArgs {
     #[arg(long, value_name = "METHOD[=JSON]")]
     probe: Option<String>,
 
+    /// Consent to call one of the plugin's methods: METHOD=JSON, with its
+    /// params as an object or array (repeatable; or `[[call]]` in
+    /// ./cln-harness.toml). Each is forwarded as lightningd forwards a
+    /// client's call, in object and array form, and its answer judged.
+    #[arg(long = "call", value_name = "METHOD=JSON")]
+    calls: Vec<String>,
+
     /// MiB of output the harness holds without a complete message.
     #[arg(long, default_value_t = 256, value_name = "MIB")]
     max_pending_mib: usize,
@@ -248,6 +255,18 @@ const CONFIG_FILE: &str = "cln-harness.toml";
 struct Config {
     #[serde(default)]
     expect: Expect,
+    /// Methods of the plugin the user consents to have called.
+    #[serde(default)]
+    call: Vec<CallConsent>,
+}
+
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct CallConsent {
+    method: String,
+    /// Params as a TOML table (object form) or array.
+    #[serde(default)]
+    params: Option<toml::Value>,
 }
 
 #[derive(serde::Deserialize, Debug, Default)]
@@ -327,16 +346,39 @@ fn run(args: RunArgs) -> i32 {
         }
         harness = harness.shutdown_timeout(Duration::from_secs_f64(t));
     }
-    let expected = match &args.expect_subscriptions {
-        Some(topics) => Some(topics.clone()),
-        None => match Config::load(std::path::Path::new(CONFIG_FILE)) {
-            Ok(c) => c.and_then(|c| c.expect.subscriptions),
-            Err(e) => {
-                eprintln!("error: {e}");
+    let config = match Config::load(std::path::Path::new(CONFIG_FILE)) {
+        Ok(c) => c.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let expected = args.expect_subscriptions.clone().or(config.expect.subscriptions);
+    for c in &config.call {
+        let params = match &c.params {
+            None => serde_json::json!({}),
+            Some(v) => match serde_json::to_value(v) {
+                Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => v,
+                _ => {
+                    eprintln!("error: {CONFIG_FILE}: [[call]] '{}': params must be a table or an array", c.method);
+                    return EXIT_USAGE;
+                }
+            },
+        };
+        harness = harness.call(&c.method, params);
+    }
+    for spec in &args.calls {
+        let (method, json) = spec.split_once('=').unwrap_or((spec.as_str(), "{}"));
+        match serde_json::from_str(json) {
+            Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => harness = harness.call(method, v),
+            _ => {
+                eprintln!(
+                    "error: --call {spec}: the params after '=' must be a JSON object or array, e.g. --call 'hello={{\"name\":\"world\"}}'"
+                );
                 return EXIT_USAGE;
             }
-        },
-    };
+        }
+    }
     if let Some(topics) = expected {
         harness = harness.expect_subscriptions(topics);
     }

@@ -6,6 +6,7 @@
 mod abuse;
 mod after_init;
 mod driver;
+mod hooks;
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -57,6 +58,7 @@ pub struct Harness {
     pub(crate) probe: Option<(String, serde_json::Value)>,
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) handshake_only: bool,
+    pub(crate) calls: Vec<(String, serde_json::Value)>,
 }
 
 impl Harness {
@@ -85,7 +87,18 @@ impl Harness {
             probe: None,
             env: Vec::new(),
             handshake_only: false,
+            calls: Vec::new(),
         }
+    }
+
+    /// Consents to a call of the plugin's method `method` with `params`
+    /// (an object or an array): it is forwarded as lightningd forwards a
+    /// client's call, in object and array form, and its answer is judged
+    /// (`method/answer`). Without consent no method of the plugin is called
+    /// but the liveness probe.
+    pub fn call(mut self, method: &str, params: serde_json::Value) -> Self {
+        self.calls.push((method.to_owned(), params));
+        self
     }
 
     /// Stops after start-up: spawn, getmanifest, init and the end of the
@@ -371,6 +384,8 @@ pub(crate) struct Session<'h, 's, 'd> {
     usage_error: Option<Error>,
     /// Why init may have confused the plugin, for the init checks.
     init_note: Option<String>,
+    /// What the hook drive has seen.
+    hooks: hooks::HookLog,
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
@@ -407,6 +422,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             spec: None,
             usage_error: None,
             init_note: None,
+            hooks: hooks::HookLog::default(),
         }
     }
 
@@ -589,6 +605,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 None => {
                     self.notifications(&mut proc);
                     if self.stop_reason.is_none() {
+                        self.hooks_after_init(&mut proc);
+                    }
+                    if self.stop_reason.is_none() {
+                        self.calls(&mut proc);
+                    }
+                    if self.stop_reason.is_none() {
                         self.framing(&mut proc);
                     }
                 }
@@ -677,6 +699,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             // §6.1: lightningd copies int values verbatim, so `0x10` or `+5`
             // (which strtol accepts) make init invalid JSON.
             self.init_note = Some("; lightningd copied an int option verbatim (such as 0x10, 010 or +5), which made init invalid JSON (§6.1): give ints in plain decimal".into());
+        }
+        // §9.1: hooks are not gated on init.
+        self.hooks_before_init(proc);
+        if self.stop_reason.is_some() {
+            return;
         }
         let id = self.new_id("init");
         self.send_request(proc, "init", &id, &params);

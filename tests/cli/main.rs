@@ -6,6 +6,7 @@ mod defects;
 mod docs;
 mod fuzz;
 mod gate;
+mod hooks;
 mod notifications;
 mod plugins;
 mod reports;
