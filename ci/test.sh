@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, runnable on a fresh machine: it installs what the
 # fixture plugins need (a venv with pyln-client, the cln-plugin fixture's
-# build), then runs every Rust test.
+# build) and maturin, then runs every Rust test, and the Python wheel test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r fixtures/plugins/requirements.txt
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -r fixtures/plugins/requirements.txt -r ci/requirements.txt
 
 if [ -f fixtures/plugins/cln-plugin-rs/Cargo.toml ]; then
     cargo build --quiet --release --locked \
@@ -19,3 +19,5 @@ fi
 export CLN_HARNESS_PYTHON="$PWD/.venv/bin/python"
 
 cargo test --locked "$@"
+# Builds the wheel with maturin and installs it into a fresh venv.
+cargo test --locked --test wheel -- --ignored
