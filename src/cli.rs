@@ -294,15 +294,28 @@ enum Format {
     Junit,
 }
 
-/// Opens a report file, or says why not.
+/// Creates the directory a report file goes in, or says why not.
+fn create_parent(path: &std::path::Path) -> Result<(), String> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create the directory {} for {}: {e}", dir.display(), path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Opens a report file, its directory created, or says why not.
 fn create(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>, String> {
+    create_parent(path)?;
     std::fs::File::create(path).map(std::io::BufWriter::new).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     cln_harness::process::install_signal_cleanup();
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = Cli::command().version(version_text()).try_get_matches().and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -318,14 +331,57 @@ pub fn main() -> i32 {
     }
 }
 
+/// `--version`: the release, and the lightningd releases it can play, so
+/// a CI log says what a run was judged against.
+fn version_text() -> &'static str {
+    let profiles: Vec<String> = Profile::names()
+        .iter()
+        .map(|n| match Profile::load(n) {
+            Ok(p) if p.name == Profile::DEFAULT => format!("{} (lightningd {}, the default)", p.name, p.version),
+            Ok(p) => format!("{} (lightningd {})", p.name, p.version),
+            Err(_) => n.clone(),
+        })
+        .collect();
+    let text = format!("{}\nprofiles: {}", env!("CARGO_PKG_VERSION"), profiles.join(", "));
+    // Built once per process; clap keeps a reference for the whole parse.
+    Box::leak(text.into_boxed_str())
+}
+
+/// A usage error: one line on stderr, exit 2; under `--format json` also a
+/// JSON document saying so on stdout, so a CI step that reads stdout finds
+/// the reason there.
+fn usage_error(format: Format, message: &str) -> i32 {
+    eprintln!("error: {message}");
+    if format == Format::Json {
+        let doc = cln_harness::report::json::error_document(message);
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    EXIT_USAGE
+}
+
+/// Everything a run needs, checked before anything is printed or written.
+struct Prepared {
+    harness: Harness,
+    profiles: Vec<String>,
+    baseline: Option<Baseline>,
+    json_file: Option<Json<std::io::BufWriter<std::fs::File>>>,
+    junit_file: Option<Junit<std::io::BufWriter<std::fs::File>>>,
+    transcripts: Vec<Option<Transcript<std::io::BufWriter<std::fs::File>>>>,
+}
+
 fn run(args: RunArgs) -> i32 {
-    let Some((program, rest)) = command(&args.plugin, &args.rest) else {
-        eprintln!("error: {}", cln_harness::Error::NoPlugin);
-        return EXIT_USAGE;
-    };
+    match prepare(&args) {
+        Ok(p) => execute(&args, p),
+        Err(message) => usage_error(args.format, &message),
+    }
+}
+
+/// Turns the flags into a harness and open report files, or says what is
+/// wrong with them: every usage error is found here, before the run.
+fn prepare(args: &RunArgs) -> Result<Prepared, String> {
+    let (program, rest) = command(&args.plugin, &args.rest).ok_or_else(|| cln_harness::Error::NoPlugin.to_string())?;
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
-        eprintln!("error: --timeout must be a positive number of seconds, not {}", args.timeout);
-        return EXIT_USAGE;
+        return Err(format!("--timeout must be a positive number of seconds, not {}", args.timeout));
     }
     let mut harness = Harness::new(program)
         .args(rest)
@@ -341,28 +397,18 @@ fn run(args: RunArgs) -> i32 {
     harness = harness.quiet(Duration::from_millis(args.quiet_ms)).grace(Duration::from_millis(args.grace_ms));
     if let Some(t) = args.shutdown_timeout {
         if !(t > 0.0 && t.is_finite()) {
-            eprintln!("error: --shutdown-timeout must be a positive number of seconds, not {t}");
-            return EXIT_USAGE;
+            return Err(format!("--shutdown-timeout must be a positive number of seconds, not {t}"));
         }
         harness = harness.shutdown_timeout(Duration::from_secs_f64(t));
     }
-    let config = match Config::load(std::path::Path::new(CONFIG_FILE)) {
-        Ok(c) => c.unwrap_or_default(),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let config = Config::load(std::path::Path::new(CONFIG_FILE))?.unwrap_or_default();
     let expected = args.expect_subscriptions.clone().or(config.expect.subscriptions);
     for c in &config.call {
         let params = match &c.params {
             None => serde_json::json!({}),
             Some(v) => match serde_json::to_value(v) {
                 Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => v,
-                _ => {
-                    eprintln!("error: {CONFIG_FILE}: [[call]] '{}': params must be a table or an array", c.method);
-                    return EXIT_USAGE;
-                }
+                _ => return Err(format!("{CONFIG_FILE}: [[call]] '{}': params must be a table or an array", c.method)),
             },
         };
         harness = harness.call(&c.method, params);
@@ -372,10 +418,9 @@ fn run(args: RunArgs) -> i32 {
         match serde_json::from_str(json) {
             Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => harness = harness.call(method, v),
             _ => {
-                eprintln!(
-                    "error: --call {spec}: the params after '=' must be a JSON object or array, e.g. --call 'hello={{\"name\":\"world\"}}'"
-                );
-                return EXIT_USAGE;
+                return Err(format!(
+                    "--call {spec}: the params after '=' must be a JSON object or array, e.g. --call 'hello={{\"name\":\"world\"}}'"
+                ))
             }
         }
     }
@@ -388,8 +433,9 @@ fn run(args: RunArgs) -> i32 {
             Some((m, json)) => match serde_json::from_str(json) {
                 Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => (m, v),
                 _ => {
-                    eprintln!("error: --probe {p}: the params after '=' must be a JSON array or object, e.g. --probe 'hello=[\"world\"]'");
-                    return EXIT_USAGE;
+                    return Err(format!(
+                        "--probe {p}: the params after '=' must be a JSON array or object, e.g. --probe 'hello=[\"world\"]'"
+                    ))
                 }
             },
             None => (p.as_str(), serde_json::json!([])),
@@ -400,13 +446,7 @@ fn run(args: RunArgs) -> i32 {
         harness = harness.snapshot(path, args.update_snapshots);
     }
     if let Some(path) = &args.scenario {
-        match cln_harness::Scenario::load(path) {
-            Ok(s) => harness = harness.scenario(s),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
-            }
-        }
+        harness = harness.scenario(cln_harness::Scenario::load(path).map_err(|e| e.to_string())?);
     }
     for p in &args.only {
         harness = harness.only(p);
@@ -414,38 +454,37 @@ fn run(args: RunArgs) -> i32 {
     if let Some(d) = &args.lightning_dir {
         harness = harness.lightning_dir(d);
     }
+    let baseline = args.baseline.as_deref().map(Baseline::load).transpose().map_err(|e| e.to_string())?;
+    let profiles: Vec<String> =
+        if args.cln_version == "all" { Profile::names().into_iter().rev().collect() } else { vec![args.cln_version.clone()] };
+    for profile in &profiles {
+        harness.clone().profile(profile).preflight().map_err(|e| e.to_string())?;
+    }
+    if let Some(path) = &args.write_baseline {
+        create_parent(path)?;
+    }
+    // Files last, once nothing else can go wrong: a refused run leaves no
+    // empty report behind.
+    let json_file = args.json.as_deref().map(create).transpose()?.map(Json::new);
+    let junit_file = args.junit.as_deref().map(create).transpose()?.map(Junit::new);
+    let mut transcripts = Vec::new();
+    for profile in &profiles {
+        transcripts.push(match &args.transcript {
+            // One transcript per profile when running several.
+            Some(path) => Some(Transcript::new(create(&if profiles.len() > 1 { suffixed(path, profile) } else { path.clone() })?)),
+            None => None,
+        });
+    }
+    Ok(Prepared { harness, profiles, baseline, json_file, junit_file, transcripts })
+}
 
-    let baseline = match &args.baseline {
-        Some(p) => match Baseline::load(p) {
-            Ok(b) => Some(b),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
-            }
-        },
-        None => None,
-    };
-    let profiles = if args.cln_version == "all" { Profile::names().into_iter().rev().collect() } else { vec![args.cln_version.clone()] };
-
+fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
+    let Prepared { harness, profiles, baseline, mut json_file, mut junit_file, transcripts } = prepared;
     // Sinks that span every run: the JSON and JUnit documents hold every
     // profile's run.
     let stdout = || anstream::AutoStream::auto(std::io::stdout());
     let mut json_stdout = (args.format == Format::Json).then(|| Json::new(std::io::stdout()));
     let mut junit_stdout = (args.format == Format::Junit).then(|| Junit::new(std::io::stdout()));
-    let mut json_file = match args.json.as_deref().map(create).transpose() {
-        Ok(f) => f.map(Json::new),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let mut junit_file = match args.junit.as_deref().map(create).transpose() {
-        Ok(f) => f.map(Junit::new),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
     // Workflow commands go to stdout, unless stdout carries a report.
     let mut annotations: Option<Annotations<Box<dyn Write>>> = (std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true")).then(|| {
         let out: Box<dyn Write> = if args.format == Format::Human { Box::new(std::io::stdout()) } else { Box::new(std::io::stderr()) };
@@ -453,25 +492,11 @@ fn run(args: RunArgs) -> i32 {
     });
 
     let mut reports = Vec::new();
-    for (i, profile) in profiles.iter().enumerate() {
+    for (i, (profile, mut transcript)) in profiles.iter().zip(transcripts).enumerate() {
         if i > 0 && args.format == Format::Human {
             println!();
         }
         let mut human = (args.format == Format::Human).then(|| Human::new(stdout()).verbose(args.verbose));
-        let mut transcript = match &args.transcript {
-            Some(path) => {
-                // One transcript per profile when running several.
-                let path = if profiles.len() > 1 { suffixed(path, profile) } else { path.clone() };
-                match create(&path) {
-                    Ok(f) => Some(Transcript::new(f)),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return EXIT_USAGE;
-                    }
-                }
-            }
-            None => None,
-        };
         let mut sinks: Vec<&mut dyn Sink> = Vec::new();
         fn add<'a, S: Sink>(sinks: &mut Vec<&'a mut dyn Sink>, sink: &'a mut Option<S>) {
             if let Some(s) = sink.as_mut() {
@@ -488,6 +513,16 @@ fn run(args: RunArgs) -> i32 {
         match harness.clone().profile(profile).run_with(&mut sinks) {
             Ok(report) => reports.push(report),
             Err(e) => {
+                // Found only once the run started (the plugin changed
+                // between the checks and the run): the JSON documents say
+                // so too.
+                drop(sinks);
+                if let Some(j) = json_stdout.as_mut() {
+                    j.error(&e.to_string());
+                }
+                if let Some(j) = json_file.as_mut() {
+                    j.error(&e.to_string());
+                }
                 eprintln!("error: {e}");
                 return EXIT_USAGE;
             }
@@ -547,7 +582,8 @@ fn snapshot(args: SnapshotArgs) -> i32 {
         eprintln!("error: {}", cln_harness::Error::NoPlugin);
         return EXIT_USAGE;
     };
-    let report = match Harness::new(program).args(rest.clone()).profile(&args.cln_version).settle(Duration::ZERO).run() {
+    // The manifest is all a snapshot needs: stop after getmanifest.
+    let report = match Harness::new(program).args(rest.clone()).profile(&args.cln_version).manifest_only(true).run() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
@@ -643,7 +679,14 @@ fn fuzz(args: FuzzArgs) -> i32 {
         Some(r) => {
             print!("{}", r.describe());
             if !r.reproduced {
-                println!("  (on a fresh process the minimal schedule did not fail: the failure depends on earlier input)");
+                // A file of schedules that do not fail would send whoever
+                // replays it after a ghost.
+                println!(
+                    "not saved: on a fresh plugin process this schedule did not fail, so the failure depends on what the same process \
+                     received before it (or on timing); run the same cases again with --seed {}",
+                    r.seed
+                );
+                return EXIT_FAILED;
             }
             match r.save(&args.regressions) {
                 Ok(()) => {
@@ -674,6 +717,10 @@ fn replay(args: ReplayArgs) -> i32 {
         return EXIT_USAGE;
     };
     let harness = Harness::new(&r.plugin).args(r.args.clone()).profile(&r.profile).timeout(Duration::from_secs_f64(args.timeout));
+    if let Err(e) = cln_harness::fuzz::check_program(&harness) {
+        eprintln!("error: schedule {n} of {}: {e}", args.file.display());
+        return EXIT_USAGE;
+    }
     print!("{}", r.describe());
     match cln_harness::fuzz::replay(&harness, r) {
         Ok(Some(reason)) => {
@@ -681,13 +728,36 @@ fn replay(args: ReplayArgs) -> i32 {
             EXIT_FAILED
         }
         Ok(None) => {
-            println!("no longer fails");
+            println!(
+                "no longer fails: on a fresh process the plugin survived this schedule. Either the plugin was fixed, or the failure \
+                 needs more than this schedule: input the same process received before it (fuzz reuses a process across cases), or \
+                 timing (the pauses are kept, the machine's load is not). To look again: cln-harness fuzz --seed {} {}",
+                r.seed,
+                shell_words(&r.plugin, &r.args)
+            );
             EXIT_OK
         }
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_USAGE
         }
+    }
+}
+
+/// A command line to paste: each word quoted when it needs to be.
+fn shell_words(program: &str, args: &[String]) -> String {
+    let quote = |w: &str| {
+        if !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+".contains(c)) {
+            w.to_owned()
+        } else {
+            format!("'{}'", w.replace('\'', "'\\''"))
+        }
+    };
+    if args.is_empty() {
+        quote(program)
+    } else {
+        let words: Vec<String> = std::iter::once(program).chain(args.iter().map(String::as_str)).map(quote).collect();
+        format!("-- {}", words.join(" "))
     }
 }
 

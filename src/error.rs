@@ -19,6 +19,12 @@ pub enum Error {
     #[error("plugin '{}' is not executable: run `chmod +x {}`, or run it through its interpreter: `cln-harness run -- python3 {}`", path.display(), path.display(), path.display())]
     PluginNotExecutable { path: PathBuf },
 
+    #[error("plugin '{}' is a directory: name the plugin file in it (cln-harness runs one plugin; lightningd's --plugin-dir is what takes a directory)", path.display())]
+    PluginIsDirectory { path: PathBuf },
+
+    #[error("lightning-dir '{}' is too long: the mock lightning-rpc socket inside it would have a {len}-byte path, and a Unix socket path has at most {max}; pass a shorter --lightning-dir", path.display())]
+    LightningDirTooLong { path: PathBuf, len: usize, max: usize },
+
     #[error("no plugin given: name the plugin file, or `-- INTERPRETER SCRIPT ARGS...`")]
     NoPlugin,
 

@@ -263,9 +263,23 @@ pub fn fuzz(h: &Harness, opts: &FuzzOptions, progress: &mut dyn Progress) -> Res
                 }
                 Err(_) => true,
             };
+            // Paths as the file system knows them, so that replay works from
+            // any directory (and `save` makes them relative to the file).
+            let canonical = |a: &std::ffi::OsString| {
+                let p = Path::new(a);
+                let path_like = p.components().count() > 1 || h.args.is_empty() || p.is_file();
+                match p.canonicalize() {
+                    Ok(c) if path_like && p.exists() => c.to_string_lossy().into_owned(),
+                    _ => a.to_string_lossy().into_owned(),
+                }
+            };
             Some(Regression {
-                plugin: h.program.to_string_lossy().into_owned(),
-                args: h.args.iter().map(|a| a.to_string_lossy().into_owned()).collect(),
+                plugin: if h.args.is_empty() || Path::new(&h.program).components().count() > 1 {
+                    canonical(&h.program)
+                } else {
+                    h.program.to_string_lossy().into_owned()
+                },
+                args: h.args.iter().map(|a| if Path::new(a).is_file() { canonical(a) } else { a.to_string_lossy().into_owned() }).collect(),
                 profile,
                 seed: opts.seed,
                 reason: reason.to_string(),
@@ -332,21 +346,68 @@ impl Regression {
         out
     }
 
-    /// Appends this regression to a JSON Lines file.
+    /// Appends this regression to a JSON Lines file. Absolute paths inside
+    /// the file's directory are written relative to it (`./plugin.py`), so
+    /// the file travels with the plugin's repository.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         use std::io::Write as _;
+        let base = base_dir(path);
+        let mut portable = self.clone();
+        portable.plugin = relative_to(&base, &portable.plugin);
+        portable.args = portable.args.iter().map(|a| relative_to(&base, a)).collect();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-        writeln!(f, "{}", serde_json::to_string(self).map_err(std::io::Error::other)?)
+        writeln!(f, "{}", serde_json::to_string(&portable).map_err(std::io::Error::other)?)
     }
 
-    /// Reads every regression from a JSON Lines file.
+    /// Reads every regression from a JSON Lines file; `./` and `../` paths
+    /// are taken from the file's directory, wherever replay runs.
     pub fn load_all(path: &Path) -> Result<Vec<Regression>, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let base = base_dir(path);
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .enumerate()
-            .map(|(i, l)| serde_json::from_str(l).map_err(|e| format!("{}: line {}: {e}", path.display(), i + 1)))
+            .map(|(i, l)| {
+                let mut r: Regression = serde_json::from_str(l).map_err(|e| format!("{}: line {}: {e}", path.display(), i + 1))?;
+                r.plugin = from_base(&base, &r.plugin);
+                r.args = r.args.iter().map(|a| from_base(&base, a)).collect();
+                Ok(r)
+            })
             .collect()
+    }
+}
+
+/// The directory a regression file's relative paths start from.
+fn base_dir(file: &Path) -> std::path::PathBuf {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.canonicalize().or_else(|_| std::path::absolute(dir)).unwrap_or_else(|_| dir.to_owned())
+}
+
+/// `p` as `./…` or `../…` from `base` when it is an absolute path below
+/// `base` or its parent; anything else unchanged.
+fn relative_to(base: &Path, p: &str) -> String {
+    let path = Path::new(p);
+    if !path.is_absolute() {
+        return p.to_owned();
+    }
+    if let Ok(rest) = path.strip_prefix(base) {
+        return format!("./{}", rest.display());
+    }
+    match base.parent().map(|up| path.strip_prefix(up)) {
+        Some(Ok(rest)) => format!("../{}", rest.display()),
+        _ => p.to_owned(),
+    }
+}
+
+/// The inverse of [`relative_to`].
+fn from_base(base: &Path, p: &str) -> String {
+    match p.strip_prefix("./") {
+        Some(rest) => base.join(rest).to_string_lossy().into_owned(),
+        None if p.starts_with("../") => base.join(p).to_string_lossy().into_owned(),
+        None => p.to_owned(),
     }
 }
 

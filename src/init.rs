@@ -92,6 +92,9 @@ fn options(profile: &Profile, manifest: &Manifest, settings: &[OptionSetting]) -
                 return Err(SettingError { spec: spec(s), message: format!("--{}: requires an argument", o.name) });
             };
             if let Some(problem) = check_option_value(profile, &o.ty, v, false) {
+                // v23.02 parsed command-line values in plugin_opt_set, with
+                // words of its own (§5.3).
+                let problem = if profile.manifest.legacy_option_rules { format!("{v} does not parse as type {}", o.ty) } else { problem };
                 return Err(SettingError { spec: spec(s), message: format!("--{}={v}: {problem}", o.name) });
             }
             values.push(v.clone());
@@ -210,6 +213,16 @@ mod tests {
         assert_eq!(v, r#"{"greeting":"World","verbose":true,"retries":3,"peer":["a","b"],"color":true}"#);
         assert!(options(&p, &m, &[OptionSetting::parse("nope=1")]).is_err());
         assert_eq!(options(&p, &m, &[OptionSetting::parse("retries=abc")]).unwrap_err().message, "--retries=abc: 'abc' is not a number");
+        // v23.02's plugin_opt_set words it differently.
+        let old = Profile::load("v23.02").unwrap();
+        assert_eq!(
+            options(&old, &m, &[OptionSetting::parse("retries=abc")]).unwrap_err().message,
+            "--retries=abc: abc does not parse as type int"
+        );
+        assert_eq!(
+            options(&old, &m, &[OptionSetting::parse("color=YES")]).unwrap_err().message,
+            "--color=YES: YES does not parse as type bool"
+        );
     }
 
     #[test]

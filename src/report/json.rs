@@ -15,11 +15,17 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct Json<W: Write> {
     out: W,
     runs: Vec<Value>,
+    error: Option<String>,
 }
 
 impl<W: Write> Json<W> {
     pub fn new(out: W) -> Self {
-        Json { out, runs: Vec::new() }
+        Json { out, runs: Vec::new(), error: None }
+    }
+
+    /// The invocation stopped on an error: the document says why.
+    pub fn error(&mut self, message: &str) {
+        self.error = Some(message.to_owned());
     }
 }
 
@@ -40,6 +46,13 @@ pub fn document(runs: Vec<Value>) -> Value {
     })
 }
 
+/// The document for an invocation that could not run: no runs, and why.
+pub fn error_document(message: &str) -> Value {
+    let mut doc = document(Vec::new());
+    doc["error"] = json!({ "message": message });
+    doc
+}
+
 impl<W: Write> Sink for Json<W> {
     fn event(&mut self, event: &Event) {
         if let Event::RunFinished(r) = event {
@@ -50,7 +63,11 @@ impl<W: Write> Sink for Json<W> {
 
 impl<W: Write> Drop for Json<W> {
     fn drop(&mut self) {
-        let _ = serde_json::to_writer_pretty(&mut self.out, &document(std::mem::take(&mut self.runs)));
+        let mut doc = document(std::mem::take(&mut self.runs));
+        if let Some(e) = &self.error {
+            doc["error"] = json!({ "message": e });
+        }
+        let _ = serde_json::to_writer_pretty(&mut self.out, &doc);
         let _ = writeln!(self.out);
         let _ = self.out.flush();
     }

@@ -59,6 +59,7 @@ pub struct Harness {
     pub(crate) env: Vec<(OsString, OsString)>,
     pub(crate) handshake_only: bool,
     pub(crate) calls: Vec<(String, serde_json::Value)>,
+    pub(crate) manifest_only: bool,
 }
 
 impl Harness {
@@ -88,6 +89,7 @@ impl Harness {
             env: Vec::new(),
             handshake_only: false,
             calls: Vec::new(),
+            manifest_only: false,
         }
     }
 
@@ -106,6 +108,14 @@ impl Harness {
     /// a quick gate, and for measuring the harness's own overhead.
     pub fn handshake_only(mut self, on: bool) -> Self {
         self.handshake_only = on;
+        self
+    }
+
+    /// Stops once the manifest is judged, as `lightningd --help` does: no
+    /// `init`; the plugin sees its stdin close. For `snapshot`, which needs
+    /// the manifest alone.
+    pub fn manifest_only(mut self, on: bool) -> Self {
+        self.manifest_only = on;
         self
     }
 
@@ -243,6 +253,40 @@ impl Harness {
         self.run_with(&mut [])
     }
 
+    /// Finds what would stop a run before it starts, so a command line can
+    /// refuse it before printing anything: an unknown profile, a plugin
+    /// that cannot run, a lightning-dir too long for the RPC socket, and
+    /// `-o` values the plugin's options do not take. The last needs the
+    /// manifest: when options are given, the plugin is started once and
+    /// stopped after getmanifest, as `lightningd --help` does.
+    pub fn preflight(&self) -> Result<(), Error> {
+        let profile = Profile::load(&self.profile)?;
+        resolve_program(&self.program, &self.args)?;
+        if let Some(d) = &self.lightning_dir {
+            let dir = d.canonicalize().or_else(|_| std::path::absolute(d)).unwrap_or_else(|_| d.clone());
+            check_socket_path(&dir)?;
+        }
+        if self.options.is_empty() {
+            return Ok(());
+        }
+        let mut quiet = self.clone().manifest_only(true).settle(Duration::ZERO);
+        quiet.snapshot = None;
+        quiet.scenario = None;
+        quiet.expect_subscriptions = None;
+        let report = quiet.run()?;
+        // A manifest lightningd refuses is the run's finding, not a usage error.
+        let Some(manifest) = &report.manifest else { return Ok(()) };
+        let config = Configuration {
+            lightning_dir: String::new(),
+            rpc_file: "lightning-rpc".into(),
+            startup: !self.dynamic,
+            network: self.network.clone(),
+        };
+        init::params(&profile, manifest, &self.options, &config)
+            .map(|_| ())
+            .map_err(|e| Error::BadOption { spec: e.spec, message: e.message })
+    }
+
     /// Runs the plugin, telling `sinks` everything as it happens.
     pub fn run_with(&self, sinks: &mut [&mut dyn Sink]) -> Result<Report, Error> {
         let profile = Profile::load(&self.profile)?;
@@ -261,10 +305,29 @@ impl Harness {
                 temp.path().canonicalize().map_err(|source| Error::LightningDir { path: temp.path().into(), source })?
             }
         };
+        check_socket_path(&dir)?;
         let mut s = Session::new(self, profile, program, dir, sinks);
         let report = s.run()?;
         Ok(report)
     }
+}
+
+/// The longest path a Unix socket can be bound at: `sun_path` holds 108
+/// bytes on Linux and 104 on macOS and the BSDs, a NUL included.
+#[cfg(target_os = "linux")]
+const MAX_SOCKET_PATH: usize = 107;
+#[cfg(not(target_os = "linux"))]
+const MAX_SOCKET_PATH: usize = 103;
+
+/// Refuses a lightning-dir whose `lightning-rpc` socket path is too long to
+/// bind, which the socket layer reports only as "path must be shorter than
+/// SUN_LEN".
+fn check_socket_path(dir: &Path) -> Result<(), Error> {
+    let len = dir.join("lightning-rpc").as_os_str().len();
+    if len > MAX_SOCKET_PATH {
+        return Err(Error::LightningDirTooLong { path: dir.to_owned(), len, max: MAX_SOCKET_PATH });
+    }
+    Ok(())
 }
 
 /// The program to execute and the path lightningd would know the plugin by.
@@ -297,6 +360,9 @@ pub(crate) fn resolve_program(program: &OsString, args: &[OsString]) -> Result<P
             e.to_string()
         },
     })?;
+    if meta.is_dir() {
+        return Err(Error::PluginIsDirectory { path: exec });
+    }
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
         return Err(Error::PluginNotExecutable { path: exec });
     }
@@ -628,7 +694,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         // The report's RPC calls are the judged process's, not the robust
         // phase's throwaway ones.
         let calls = rpc.calls();
-        if self.h.scenario.is_none() && !self.h.handshake_only && self.manifest.is_some() && matches!(self.verdict, Verdict::Accepted) {
+        if self.h.scenario.is_none()
+            && !self.h.handshake_only
+            && !self.h.manifest_only
+            && self.manifest.is_some()
+            && matches!(self.verdict, Verdict::Accepted)
+        {
             self.robust();
         }
         Ok(self.finish(main_exit, calls))
@@ -679,6 +750,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
         self.manifest = Some(manifest.clone());
         self.compare_snapshot(&manifest);
+        if self.h.manifest_only {
+            self.stop_reason = Some("the manifest was all that was asked for".into());
+            return;
+        }
 
         // init (§6.1).
         let config = Configuration {

@@ -4,6 +4,7 @@
 mod api;
 mod defects;
 mod docs;
+mod edge;
 mod fuzz;
 mod gate;
 mod hooks;
@@ -12,6 +13,7 @@ mod plugins;
 mod reports;
 mod scenarios;
 mod snapshots;
+mod travel;
 mod usage;
 
 use std::path::PathBuf;

@@ -1,0 +1,151 @@
+//! Errors at the edge: every usage error is found before the run starts,
+//! exits 2 with one clear line (and a JSON error object under
+//! `--format json`), and leaves no half-printed report or empty report file.
+
+use crate::{fixture, harness, root, Run};
+
+fn run(args: &[&str], plugin: &std::path::Path) -> Run {
+    Run::from(harness().arg("run").args(args).arg(plugin).env_remove("GITHUB_ACTIONS").output().unwrap())
+}
+
+fn one_error_line(run: &Run) -> String {
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line on stderr: {}", run.stderr);
+    assert!(lines[0].starts_with("error: "), "{}", run.stderr);
+    lines[0].to_owned()
+}
+
+#[test]
+fn a_bad_option_value_stops_before_anything_is_printed_or_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("reports/junit.xml");
+    let r = run(&["-o", "retries=many", "--junit", junit.to_str().unwrap()], &fixture("misbehave.py"));
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "", "no half-printed report");
+    assert!(one_error_line(&r).contains("--retries=many: 'many' is not a number"), "{}", r.stderr);
+    assert!(!junit.exists(), "no JUnit file saying zero tests");
+}
+
+#[test]
+fn a_usage_error_under_format_json_is_a_json_error_object() {
+    let r = run(&["--format", "json", "-o", "retries=many"], &fixture("misbehave.py"));
+    assert_eq!(r.code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("a JSON document on stdout");
+    assert_eq!(doc["runs"], serde_json::json!([]));
+    assert!(doc["error"]["message"].as_str().unwrap().contains("'many' is not a number"), "{doc}");
+    let text = std::fs::read_to_string(root().join("fixtures/schemas/report.schema.json")).unwrap();
+    let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    assert!(schema.is_valid(&doc), "the error document matches the report schema");
+    // Also for errors found without the plugin's help.
+    let r = run(&["--format", "json", "--cln-version", "v99.1"], &fixture("misbehave.py"));
+    assert_eq!(r.code, 2);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(doc["error"]["message"].as_str().unwrap().contains("unknown profile 'v99.1'"), "{doc}");
+}
+
+#[test]
+fn v23_02_words_a_bad_option_value_as_v23_02_did() {
+    let r = run(&["--cln-version", "v23.02", "-o", "retries=many"], &fixture("misbehave.py"));
+    assert_eq!(r.code, 2);
+    assert!(one_error_line(&r).contains("--retries=many: many does not parse as type int"), "{}", r.stderr);
+    // Under `all`, each profile's words: v26.06 is checked first.
+    let r = run(&["--cln-version", "all", "-o", "retries=many"], &fixture("misbehave.py"));
+    assert_eq!(r.code, 2);
+    assert_eq!(r.stdout, "");
+}
+
+#[test]
+fn a_directory_is_not_told_to_chmod() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = run(&[], dir.path());
+    assert_eq!(r.code, 2);
+    let line = one_error_line(&r);
+    assert!(line.contains("is a directory: name the plugin file in it"), "{line}");
+    assert!(!line.contains("chmod"), "{line}");
+    assert_eq!(r.stdout, "");
+}
+
+#[test]
+fn a_too_long_lightning_dir_is_named_not_sun_len() {
+    let base = tempfile::tempdir().unwrap();
+    let long = base.path().join("d".repeat(120));
+    let r = run(&["--lightning-dir", long.to_str().unwrap()], &fixture("sample.py"));
+    assert_eq!(r.code, 2);
+    let line = one_error_line(&r);
+    assert!(line.contains("is too long") && line.contains("pass a shorter --lightning-dir"), "{line}");
+    assert!(!line.contains("SUN_LEN"), "{line}");
+    assert_eq!(r.stdout, "");
+}
+
+#[test]
+fn report_directories_are_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("reports/nested/cln-harness.json");
+    let junit = dir.path().join("other/junit.xml");
+    let r = run(&["--handshake-only", "--json", json.to_str().unwrap(), "--junit", junit.to_str().unwrap()], &fixture("sample.py"));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(json.is_file() && junit.is_file());
+}
+
+/// A plugin that answers getmanifest, and leaves a file behind if it is
+/// ever sent init.
+fn init_marker_plugin(dir: &std::path::Path) -> std::path::PathBuf {
+    let p = dir.join("marker.py");
+    let marker = dir.join("init-received");
+    std::fs::write(
+        &p,
+        format!(
+            r#"#!/usr/bin/env python3
+import json, sys
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    msg = json.loads(line)
+    if msg.get("method") == "getmanifest":
+        out = {{"options": [], "rpcmethods": [], "dynamic": True}}
+    elif msg.get("method") == "init":
+        open({marker:?}, "w").close()
+        out = {{}}
+    else:
+        continue
+    sys.stdout.write(json.dumps({{"jsonrpc": "2.0", "id": msg["id"], "result": out}}) + "\n\n")
+    sys.stdout.flush()
+"#,
+            marker = marker.display().to_string()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn snapshot_stops_after_getmanifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = init_marker_plugin(dir.path());
+    let snaps = dir.path().join("snaps");
+    let r = Run::from(harness().arg("snapshot").arg(&plugin).arg("--snapshot-dir").arg(&snaps).output().unwrap());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(snaps.join("marker.py.snap").is_file() || std::fs::read_dir(&snaps).unwrap().count() == 1);
+    assert!(!dir.path().join("init-received").exists(), "snapshot sent init");
+    // The same plugin is sent init by a run: the marker can appear.
+    let r = run(&["--handshake-only"], &plugin);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(dir.path().join("init-received").exists());
+}
+
+#[test]
+fn version_names_the_profiles() {
+    let r = Run::from(harness().arg("--version").output().unwrap());
+    assert_eq!(r.code, 0);
+    let mut lines = r.stdout.lines();
+    assert_eq!(lines.next(), Some(format!("cln-harness {}", env!("CARGO_PKG_VERSION")).as_str()));
+    let profiles = lines.next().unwrap();
+    for p in cln_harness::Profile::names() {
+        assert!(profiles.contains(&p), "{p} missing from {profiles}");
+    }
+    assert!(
+        profiles.contains(&format!("{} (lightningd ", cln_harness::Profile::DEFAULT)) && profiles.contains("the default"),
+        "{profiles}"
+    );
+}
