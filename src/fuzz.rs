@@ -18,8 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::framing::{cli_k_call, huge, pretty_call, Schedule};
-use crate::process::PluginProcess;
-use crate::session::{resolve_program, Harness, Session};
+use crate::session::{resolve_program, Conn, Harness, Session};
 use crate::wire::Id;
 
 /// One message the fuzzer can send.
@@ -206,7 +205,7 @@ pub fn fuzz(h: &Harness, opts: &FuzzOptions, progress: &mut dyn Progress) -> Res
     let pool = pool(&mut session, opts.strict);
     let profile = session.profile().name.clone();
 
-    let state = RefCell::new((session, None::<PluginProcess>, 0u64, 0u64));
+    let state = RefCell::new((session, None::<Conn>, 0u64, 0u64));
     let progress = RefCell::new(progress);
     let deadline = opts.duration.map(|d| start + d);
     let shrinking = std::cell::Cell::new(false);
@@ -229,12 +228,12 @@ pub fn fuzz(h: &Harness, opts: &FuzzOptions, progress: &mut dyn Progress) -> Res
             *restarts += 1;
             *live = Some(session.fresh().map_err(|e| TestCaseError::fail(format!("could not restart the plugin: {e}")))?);
         }
-        let proc = live.as_mut().expect("started above");
-        match session.attempt(proc, &sched, &calls) {
+        let conn = live.as_mut().expect("started above");
+        match session.attempt(conn, &sched, &calls) {
             Ok(()) => Ok(()),
             Err(e) => {
                 if let Some(mut p) = live.take() {
-                    p.kill();
+                    p.proc.kill();
                 }
                 if !shrinking.replace(true) {
                     progress.borrow_mut().shrinking();
@@ -245,7 +244,7 @@ pub fn fuzz(h: &Harness, opts: &FuzzOptions, progress: &mut dyn Progress) -> Res
     });
     let (mut session, live, cases_run, restarts) = state.into_inner();
     if let Some(mut p) = live {
-        p.kill();
+        p.proc.kill();
     }
     let failure = match result {
         Ok(()) => None,
@@ -258,7 +257,7 @@ pub fn fuzz(h: &Harness, opts: &FuzzOptions, progress: &mut dyn Progress) -> Res
             let reproduced = match session.fresh() {
                 Ok(mut p) => {
                     let failed = session.attempt(&mut p, &sched, &calls).is_err();
-                    p.kill();
+                    p.proc.kill();
                     failed
                 }
                 Err(_) => true,
@@ -313,7 +312,7 @@ pub fn replay(h: &Harness, r: &Regression) -> Result<Option<String>, Error> {
         .collect();
     let mut p = session.fresh().map_err(|message| Error::Io { context: "replay".into(), source: std::io::Error::other(message) })?;
     let out = session.attempt(&mut p, &sched, &calls);
-    p.kill();
+    p.proc.kill();
     Ok(out.err())
 }
 

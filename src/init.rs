@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::checks::Effect;
+use crate::checks::{CheckId, Effect};
 use crate::jsmn::Doc;
 use crate::manifest::{check_option_value, parse_bool, Finding, Manifest};
 use crate::profile::Profile;
@@ -164,7 +164,7 @@ pub fn judge(doc: &Doc) -> InitVerdict {
     let result = root.get("result");
     if let Some(d) = result.and_then(|r| r.get("disable")) {
         return InitVerdict::Disabled(Finding {
-            check: "init/disable",
+            check: CheckId::INIT_DISABLE,
             reason: format!("disabled itself at init: {}", d.text()),
             effect: Effect::Disabled,
         });
@@ -173,12 +173,12 @@ pub fn judge(doc: &Doc) -> InitVerdict {
         // `null` is pyln-client's answer when init returns nothing (§12.1).
         Some(r) if r.is_object() || r.is_null() => InitVerdict::Accepted,
         Some(r) => InitVerdict::AcceptedOddly(Finding {
-            check: "init/result",
+            check: CheckId::INIT_RESULT,
             reason: format!("init answered with a result that is not an object: {}", r.full_text()),
             effect: Effect::Ignored,
         }),
         None => InitVerdict::AcceptedOddly(Finding {
-            check: "init/result",
+            check: CheckId::INIT_RESULT,
             reason: format!("init answered without a result: {}", root.full_text()),
             effect: Effect::Ignored,
         }),

@@ -32,6 +32,7 @@ pub mod hooks;
 mod init;
 pub mod jsmn;
 pub mod manifest;
+pub mod messages;
 pub mod notify;
 pub mod passthrough;
 pub mod process;
@@ -43,7 +44,7 @@ mod session;
 pub mod snapshot;
 pub mod wire;
 
-pub use checks::{CheckResult, Effect, Outcome, Tier};
+pub use checks::{CheckId, CheckResult, Effect, Outcome, Tier};
 pub use error::Error;
 pub use events::{Event, Sink};
 pub use profile::Profile;

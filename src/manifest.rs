@@ -7,21 +7,21 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::checks::Effect;
+use crate::checks::{CheckId, Effect};
 use crate::jsmn::{self, Doc, Node, StrtolError, TokType};
 use crate::profile::Profile;
 
 /// What lightningd found wrong, with its words.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
-    pub check: &'static str,
+    pub check: CheckId,
     /// lightningd's reason (after `Killing plugin: ` for kills).
     pub reason: String,
     pub effect: Effect,
 }
 
 impl Finding {
-    pub fn kill(check: &'static str, reason: impl Into<String>) -> Finding {
+    pub fn kill(check: CheckId, reason: impl Into<String>) -> Finding {
         Finding { check, reason: reason.into(), effect: Effect::Kill }
     }
 }
@@ -84,7 +84,7 @@ pub struct Context<'a> {
 /// The judgement: which rules were reached, and how it ended.
 pub struct Judgement {
     /// Check ids whose rule was applied and held.
-    pub passed: Vec<&'static str>,
+    pub passed: Vec<CheckId>,
     pub result: Result<Manifest, Finding>,
     /// What lightningd only logs (§5.6).
     pub warnings: Vec<Finding>,
@@ -108,18 +108,18 @@ pub fn judge(doc: &Doc, cx: &Context<'_>) -> Judgement {
 
 struct Judge<'a> {
     cx: &'a Context<'a>,
-    passed: Vec<&'static str>,
+    passed: Vec<CheckId>,
     m: Manifest,
 }
 
 type Step = Result<(), Finding>;
 
-fn fail<T>(check: &'static str, reason: impl Into<String>) -> Result<T, Finding> {
+fn fail<T>(check: CheckId, reason: impl Into<String>) -> Result<T, Finding> {
     Err(Finding::kill(check, reason))
 }
 
 impl<'a> Judge<'a> {
-    fn pass(&mut self, id: &'static str) {
+    fn pass(&mut self, id: CheckId) {
         if !self.passed.contains(&id) {
             self.passed.push(id);
         }
@@ -132,62 +132,68 @@ impl<'a> Judge<'a> {
     fn run(&mut self, root: Node<'_>) -> Step {
         let result = match root.get("result") {
             Some(r) if r.is_object() => r,
-            _ => return fail("manifest/result", format!("Invalid/missing result tok in '{}'", root.full_text())),
+            _ => return fail(CheckId::MANIFEST_RESULT, format!("Invalid/missing result tok in '{}'", root.full_text())),
         };
-        self.pass("manifest/result");
+        self.pass(CheckId::MANIFEST_RESULT);
 
         if let Some(d) = result.get("disable") {
-            return Err(Finding { check: "manifest/disable", reason: format!("disabled itself: {}", d.text()), effect: Effect::Disabled });
+            return Err(Finding {
+                check: CheckId::MANIFEST_DISABLE,
+                reason: format!("disabled itself: {}", d.text()),
+                effect: Effect::Disabled,
+            });
         }
-        self.pass("manifest/disable");
+        self.pass(CheckId::MANIFEST_DISABLE);
 
         if let Some(d) = result.get("dynamic") {
             match d.to_bool() {
                 Some(b) => self.m.dynamic = b,
                 None if self.rules().legacy_option_rules => {
-                    return fail("manifest/dynamic", format!("Bad 'dynamic' field ('{}')", d.text()))
+                    return fail(CheckId::MANIFEST_DYNAMIC, format!("Bad 'dynamic' field ('{}')", d.text()))
                 }
-                None => return fail("manifest/dynamic", format!("getmanifest: invalid \"dynamic\" field {}", d.text())),
+                None => return fail(CheckId::MANIFEST_DYNAMIC, format!("getmanifest: invalid \"dynamic\" field {}", d.text())),
             }
         }
-        self.pass("manifest/dynamic");
+        self.pass(CheckId::MANIFEST_DYNAMIC);
 
         self.featurebits(result)?;
 
         if self.rules().custommessages {
             if let Some(c) = result.get("custommessages") {
                 if !c.is_array() {
-                    return fail("manifest/custommessages", format!("custommessages must be array, not '{}'", c.full_text()));
+                    return fail(CheckId::MANIFEST_CUSTOMMESSAGES, format!("custommessages must be array, not '{}'", c.full_text()));
                 }
                 for (i, e) in c.children().enumerate() {
                     match e.to_u64().filter(|v| *v <= u16::MAX as u64) {
                         Some(v) => self.m.custommessages.push(v),
-                        None => return fail("manifest/custommessages", format!("custommessages {i} not a u16: '{}'", e.full_text())),
+                        None => {
+                            return fail(CheckId::MANIFEST_CUSTOMMESSAGES, format!("custommessages {i} not a u16: '{}'", e.full_text()))
+                        }
                     }
                 }
             }
-            self.pass("manifest/custommessages");
+            self.pass(CheckId::MANIFEST_CUSTOMMESSAGES);
         }
 
         if let Some(n) = result.get("nonnumericids") {
             match n.to_bool() {
-                None => return fail("manifest/nonnumericids", format!("Invalid nonnumericids: {}", n.full_text())),
+                None => return fail(CheckId::MANIFEST_NONNUMERICIDS, format!("Invalid nonnumericids: {}", n.full_text())),
                 Some(false) if !(self.rules().nonnumericids_false_allowed_with_deprecated && self.cx.allow_deprecated_apis) => {
-                    return fail("manifest/nonnumericids", "Plugin does not allow nonnumericids")
+                    return fail(CheckId::MANIFEST_NONNUMERICIDS, "Plugin does not allow nonnumericids")
                 }
                 Some(b) => self.m.nonnumericids = Some(b),
             }
         }
-        self.pass("manifest/nonnumericids");
+        self.pass(CheckId::MANIFEST_NONNUMERICIDS);
 
         if self.rules().cancheck {
             if let Some(c) = result.get("cancheck") {
                 match c.to_bool() {
                     Some(b) => self.m.cancheck = b,
-                    None => return fail("manifest/cancheck", format!("Invalid cancheck: {}", c.full_text())),
+                    None => return fail(CheckId::MANIFEST_CANCHECK, format!("Invalid cancheck: {}", c.full_text())),
                 }
             }
-            self.pass("manifest/cancheck");
+            self.pass(CheckId::MANIFEST_CANCHECK);
         }
 
         self.notifications(result)?;
@@ -201,7 +207,7 @@ impl<'a> Judge<'a> {
 
     fn featurebits(&mut self, result: Node<'_>) -> Step {
         let Some(fb) = result.get("featurebits") else {
-            for id in ["manifest/featurebits/hex", "manifest/featurebits/dynamic", "manifest/featurebits/taken"] {
+            for id in [CheckId::MANIFEST_FEATUREBITS_HEX, CheckId::MANIFEST_FEATUREBITS_DYNAMIC, CheckId::MANIFEST_FEATUREBITS_TAKEN] {
                 self.pass(id);
             }
             return Ok(());
@@ -217,30 +223,30 @@ impl<'a> Judge<'a> {
                 }
                 None => {
                     return fail(
-                        "manifest/featurebits/hex",
+                        CheckId::MANIFEST_FEATUREBITS_HEX,
                         format!("Featurebits returned by plugin is not a valid hexadecimal string: {}", v.text()),
                     )
                 }
             }
         }
-        self.pass("manifest/featurebits/hex");
+        self.pass(CheckId::MANIFEST_FEATUREBITS_HEX);
         if self.m.dynamic && any {
             return fail(
-                "manifest/featurebits/dynamic",
+                CheckId::MANIFEST_FEATUREBITS_DYNAMIC,
                 format!("Custom featurebits only allows for non-dynamic plugins: dynamic=1, featurebits={}", fb.text()),
             );
         }
-        self.pass("manifest/featurebits/dynamic");
+        self.pass(CheckId::MANIFEST_FEATUREBITS_DYNAMIC);
         let defaults = self.cx.profile.feature_set();
         for (place, bits) in &set {
             let ours = defaults.iter().find(|(p, _)| p == place).and_then(|(_, h)| hex_decode(h.as_bytes())).unwrap_or_default();
             for bit in set_bits(bits) {
                 if feature_offered(&ours, bit) {
-                    return fail("manifest/featurebits/taken", "Custom featurebits already present");
+                    return fail(CheckId::MANIFEST_FEATUREBITS_TAKEN, "Custom featurebits already present");
                 }
             }
         }
-        self.pass("manifest/featurebits/taken");
+        self.pass(CheckId::MANIFEST_FEATUREBITS_TAKEN);
         self.m.featurebits = set.into_iter().map(|(p, b)| (p, hex_encode(&b))).collect();
         Ok(())
     }
@@ -248,39 +254,44 @@ impl<'a> Judge<'a> {
     fn notifications(&mut self, result: Node<'_>) -> Step {
         if let Some(n) = result.get("notifications") {
             if !n.is_array() {
-                return fail("manifest/notifications", "\"result.notifications\" is not an array");
+                return fail(CheckId::MANIFEST_NOTIFICATIONS, "\"result.notifications\" is not an array");
             }
             for (i, obj) in n.children().enumerate() {
                 if !obj.is_object() {
-                    return fail("manifest/notifications", format!("\"result.notifications[{i}]\" is not an object"));
+                    return fail(CheckId::MANIFEST_NOTIFICATIONS, format!("\"result.notifications[{i}]\" is not an object"));
                 }
                 let name = match obj.get("method") {
                     Some(m) if m.is_string() => m.text(),
-                    _ => return fail("manifest/notifications", format!("\"result.notifications[{i}].name\" missing or not a string.")),
+                    _ => {
+                        return fail(
+                            CheckId::MANIFEST_NOTIFICATIONS,
+                            format!("\"result.notifications[{i}].name\" missing or not a string."),
+                        )
+                    }
                 };
-                self.pass("manifest/notifications");
+                self.pass(CheckId::MANIFEST_NOTIFICATIONS);
                 if self.cx.profile.native_topics.contains(&name) {
                     return fail(
-                        "manifest/notifications/native",
+                        CheckId::MANIFEST_NOTIFICATIONS_NATIVE,
                         format!("plugin attempted to register a native notification topic \"{name}\", these may however only be sent by lightningd"),
                     );
                 }
                 self.m.notifications.push(name);
             }
         }
-        self.pass("manifest/notifications");
-        self.pass("manifest/notifications/native");
+        self.pass(CheckId::MANIFEST_NOTIFICATIONS);
+        self.pass(CheckId::MANIFEST_NOTIFICATIONS_NATIVE);
         Ok(())
     }
 
     fn options(&mut self, result: Node<'_>) -> Step {
         let Some(opts) = result.get("options") else {
-            return fail("manifest/options", "\"result.options\" was not found in the manifest");
+            return fail(CheckId::MANIFEST_OPTIONS, "\"result.options\" was not found in the manifest");
         };
         if !opts.is_array() {
-            return fail("manifest/options", "\"result.options\" is not an array");
+            return fail(CheckId::MANIFEST_OPTIONS, "\"result.options\" is not an array");
         }
-        self.pass("manifest/options");
+        self.pass(CheckId::MANIFEST_OPTIONS);
         for o in opts.children() {
             if self.rules().legacy_option_rules {
                 self.option_v23(o)?;
@@ -289,14 +300,14 @@ impl<'a> Judge<'a> {
             }
         }
         for id in [
-            "manifest/options/fields",
-            "manifest/options/name",
-            "manifest/options/taken",
-            "manifest/options/deprecated",
-            "manifest/options/multi",
-            "manifest/options/dynamic",
-            "manifest/options/type",
-            "manifest/options/default",
+            CheckId::MANIFEST_OPTIONS_FIELDS,
+            CheckId::MANIFEST_OPTIONS_NAME,
+            CheckId::MANIFEST_OPTIONS_TAKEN,
+            CheckId::MANIFEST_OPTIONS_DEPRECATED,
+            CheckId::MANIFEST_OPTIONS_MULTI,
+            CheckId::MANIFEST_OPTIONS_DYNAMIC,
+            CheckId::MANIFEST_OPTIONS_TYPE,
+            CheckId::MANIFEST_OPTIONS_DEFAULT,
         ] {
             self.pass(id);
         }
@@ -310,65 +321,68 @@ impl<'a> Judge<'a> {
     /// `plugin_opt_add` (v26.06).
     fn option(&mut self, o: Node<'_>) -> Step {
         let (Some(name), Some(ty), Some(_desc)) = (o.get("name"), o.get("type"), o.get("description")) else {
-            return fail("manifest/options/fields", "An option is missing either \"name\", \"description\" or \"type\"");
+            return fail(CheckId::MANIFEST_OPTIONS_FIELDS, "An option is missing either \"name\", \"description\" or \"type\"");
         };
-        self.pass("manifest/options/fields");
+        self.pass(CheckId::MANIFEST_OPTIONS_FIELDS);
         let name = name.text();
         let allowed = |c: char| c.is_ascii_digit() || c.is_ascii_lowercase() || c == '_' || c == '-';
         if !name.chars().all(allowed) {
-            return fail("manifest/options/name", "Option \"name\" must be lowercase alphanumeric, plus _ or -'");
+            return fail(CheckId::MANIFEST_OPTIONS_NAME, "Option \"name\" must be lowercase alphanumeric, plus _ or -'");
         }
-        self.pass("manifest/options/name");
+        self.pass(CheckId::MANIFEST_OPTIONS_NAME);
         if self.option_taken(&name) {
             if self.cx.startup {
                 return Err(Finding {
-                    check: "manifest/options/taken",
+                    check: CheckId::MANIFEST_OPTIONS_TAKEN,
                     reason: format!("option name '{name}' is already taken"),
                     effect: Effect::Fatal(format!("error starting plugin '{}': option name '{name}' is already taken", self.cx.path)),
                 });
             }
-            return fail("manifest/options/taken", format!("Option \"{name}\" already registered"));
+            return fail(CheckId::MANIFEST_OPTIONS_TAKEN, format!("Option \"{name}\" already registered"));
         }
-        self.pass("manifest/options/taken");
-        let deprecated = self.deprecated("manifest/options/deprecated", o.get("deprecated"))?;
+        self.pass(CheckId::MANIFEST_OPTIONS_TAKEN);
+        let deprecated = self.deprecated(CheckId::MANIFEST_OPTIONS_DEPRECATED, o.get("deprecated"))?;
         let flag_name = format!("--{name}");
-        let multi = bool_setting("manifest/options/multi", &flag_name, o, "multi")?;
-        self.pass("manifest/options/multi");
-        let dynamic = bool_setting("manifest/options/dynamic", &flag_name, o, "dynamic")?;
-        self.pass("manifest/options/dynamic");
+        let multi = bool_setting(CheckId::MANIFEST_OPTIONS_MULTI, &flag_name, o, "multi")?;
+        self.pass(CheckId::MANIFEST_OPTIONS_MULTI);
+        let dynamic = bool_setting(CheckId::MANIFEST_OPTIONS_DYNAMIC, &flag_name, o, "dynamic")?;
+        self.pass(CheckId::MANIFEST_OPTIONS_DYNAMIC);
         let mut default = o.get("default");
         let tyname = ty.text();
         if ty.str_eq("flag") {
             if let Some(d) = default {
                 if d.to_bool() != Some(false) {
-                    return fail("manifest/options/type", format!("{flag_name} type flag default must be 'false' not {}", d.full_text()));
+                    return fail(
+                        CheckId::MANIFEST_OPTIONS_TYPE,
+                        format!("{flag_name} type flag default must be 'false' not {}", d.full_text()),
+                    );
                 }
                 default = None;
             }
             if multi {
-                return fail("manifest/options/type", "flag type cannot be multi");
+                return fail(CheckId::MANIFEST_OPTIONS_TYPE, "flag type cannot be multi");
             }
         } else {
             let known = ["string-conceal", "string", "int", "bool"]
                 .into_iter()
                 .any(|t| ty.str_eq(t) && self.rules().option_types.iter().any(|k| k == t));
             if !known {
-                return fail("manifest/options/type", "Only \"string\", \"int\", \"bool\", and \"flag\" options are supported");
+                return fail(CheckId::MANIFEST_OPTIONS_TYPE, "Only \"string\", \"int\", \"bool\", and \"flag\" options are supported");
             }
             if ty.str_eq("bool") && multi {
-                return fail("manifest/options/type", "bool type cannot be multi");
+                return fail(CheckId::MANIFEST_OPTIONS_TYPE, "bool type cannot be multi");
             }
         }
-        self.pass("manifest/options/type");
+        self.pass(CheckId::MANIFEST_OPTIONS_TYPE);
         let mut def = None;
         if let Some(d) = default.filter(|d| !d.is_null()) {
             let v = d.text();
             if let Some(problem) = self.check_value(&tyname, &v, deprecated) {
-                return fail("manifest/options/default", format!("Invalid default '{v}': {problem}"));
+                return fail(CheckId::MANIFEST_OPTIONS_DEFAULT, format!("Invalid default '{v}': {problem}"));
             }
             def = Some(v);
         }
-        self.pass("manifest/options/default");
+        self.pass(CheckId::MANIFEST_OPTIONS_DEFAULT);
         self.m.options.push(OptionDecl { name, ty: tyname, default: def, multi, dynamic, deprecated });
         Ok(())
     }
@@ -377,56 +391,58 @@ impl<'a> Judge<'a> {
     /// clash is only caught at the end, fatally, at startup.
     fn option_v23(&mut self, o: Node<'_>) -> Step {
         let (Some(name), Some(ty), Some(_desc)) = (o.get("name"), o.get("type"), o.get("description")) else {
-            return fail("manifest/options/fields", "An option is missing either \"name\", \"description\" or \"type\"");
+            return fail(CheckId::MANIFEST_OPTIONS_FIELDS, "An option is missing either \"name\", \"description\" or \"type\"");
         };
-        self.pass("manifest/options/fields");
+        self.pass(CheckId::MANIFEST_OPTIONS_FIELDS);
         let name = name.text();
         let flag_name = format!("--{name}");
         if name.contains('|') {
-            return fail("manifest/options/name", "Option \"name\" may not contain '|'");
+            return fail(CheckId::MANIFEST_OPTIONS_NAME, "Option \"name\" may not contain '|'");
         }
-        self.pass("manifest/options/name");
+        self.pass(CheckId::MANIFEST_OPTIONS_NAME);
         let deprecated = match o.get("deprecated") {
             None => false,
             Some(d) => match d.to_bool() {
                 Some(b) => b,
-                None => return fail("manifest/options/deprecated", format!("{flag_name}: invalid \"deprecated\" field {}", d.text())),
+                None => {
+                    return fail(CheckId::MANIFEST_OPTIONS_DEPRECATED, format!("{flag_name}: invalid \"deprecated\" field {}", d.text()))
+                }
             },
         };
-        self.pass("manifest/options/deprecated");
-        let multi = bool_setting("manifest/options/multi", &flag_name, o, "multi")?;
-        self.pass("manifest/options/multi");
+        self.pass(CheckId::MANIFEST_OPTIONS_DEPRECATED);
+        let multi = bool_setting(CheckId::MANIFEST_OPTIONS_MULTI, &flag_name, o, "multi")?;
+        self.pass(CheckId::MANIFEST_OPTIONS_MULTI);
         let tyname = ty.text();
         let mut default = o.get("default");
         if ty.str_eq("string") || ty.str_eq("int") {
         } else if ty.str_eq("bool") || ty.str_eq("flag") {
             if multi {
-                return fail("manifest/options/type", format!("{flag_name} type \"{tyname}\" cannot have multi"));
+                return fail(CheckId::MANIFEST_OPTIONS_TYPE, format!("{flag_name} type \"{tyname}\" cannot have multi"));
             }
             if ty.str_eq("flag") {
                 default = None;
             }
         } else {
-            return fail("manifest/options/type", "Only \"string\", \"int\", \"bool\", and \"flag\" options are supported");
+            return fail(CheckId::MANIFEST_OPTIONS_TYPE, "Only \"string\", \"int\", \"bool\", and \"flag\" options are supported");
         }
-        self.pass("manifest/options/type");
+        self.pass(CheckId::MANIFEST_OPTIONS_TYPE);
         let mut def = None;
         if let Some(d) = default.filter(|d| !d.is_null()) {
             let v = d.text();
             if self.check_value(&tyname, &v, false).is_some() {
-                return fail("manifest/options/default", format!("default {} is not a valid {tyname}", d.full_text()));
+                return fail(CheckId::MANIFEST_OPTIONS_DEFAULT, format!("default {} is not a valid {tyname}", d.full_text()));
             }
             def = Some(v);
         }
-        self.pass("manifest/options/default");
+        self.pass(CheckId::MANIFEST_OPTIONS_DEFAULT);
         if self.option_taken(&name) && self.cx.startup {
             return Err(Finding {
-                check: "manifest/options/taken",
+                check: CheckId::MANIFEST_OPTIONS_TAKEN,
                 reason: format!("option name '{flag_name}' is already taken"),
                 effect: Effect::Fatal(format!("error starting plugin '{}': option name '{flag_name}' is already taken", self.cx.path)),
             });
         }
-        self.pass("manifest/options/taken");
+        self.pass(CheckId::MANIFEST_OPTIONS_TAKEN);
         self.m.options.push(OptionDecl { name, ty: tyname, default: def, multi, dynamic: false, deprecated });
         Ok(())
     }
@@ -438,7 +454,7 @@ impl<'a> Judge<'a> {
     }
 
     /// `json_parse_deprecated` (v26.06).
-    fn deprecated(&mut self, id: &'static str, tok: Option<Node<'_>>) -> Result<bool, Finding> {
+    fn deprecated(&mut self, id: CheckId, tok: Option<Node<'_>>) -> Result<bool, Finding> {
         let Some(d) = tok else {
             self.pass(id);
             return Ok(false);
@@ -468,50 +484,53 @@ impl<'a> Judge<'a> {
 
     fn rpcmethods(&mut self, result: Node<'_>) -> Step {
         let Some(methods) = result.get("rpcmethods") else {
-            return fail("manifest/rpcmethods", "\"result.rpcmethods\" missing");
+            return fail(CheckId::MANIFEST_RPCMETHODS, "\"result.rpcmethods\" missing");
         };
         if !methods.is_array() {
-            return fail("manifest/rpcmethods", "\"result.rpcmethods\" is not an array");
+            return fail(CheckId::MANIFEST_RPCMETHODS, "\"result.rpcmethods\" is not an array");
         }
-        self.pass("manifest/rpcmethods");
+        self.pass(CheckId::MANIFEST_RPCMETHODS);
         let legacy = self.rules().rpcmethod_description_required;
         for meth in methods.children() {
             let whole = meth.text();
             let name = match meth.get("name") {
                 Some(n) if n.is_string() => n.text(),
-                _ => return fail("manifest/rpcmethods/name", format!("rpcmethod does not have a string \"name\": {whole}")),
+                _ => return fail(CheckId::MANIFEST_RPCMETHODS_NAME, format!("rpcmethod does not have a string \"name\": {whole}")),
             };
-            self.pass("manifest/rpcmethods/name");
+            self.pass(CheckId::MANIFEST_RPCMETHODS_NAME);
             if legacy {
                 if !meth.get("description").is_some_and(|d| d.is_string()) {
-                    return fail("manifest/rpcmethods/description", format!("rpcmethod does not have a string \"description\": {whole}"));
+                    return fail(
+                        CheckId::MANIFEST_RPCMETHODS_DESCRIPTION,
+                        format!("rpcmethod does not have a string \"description\": {whole}"),
+                    );
                 }
                 if meth.get("long_description").is_some_and(|d| !d.is_string()) {
-                    return fail("manifest/rpcmethods/description", format!("\"long_description\" is not a string: {whole}"));
+                    return fail(CheckId::MANIFEST_RPCMETHODS_DESCRIPTION, format!("\"long_description\" is not a string: {whole}"));
                 }
-                self.pass("manifest/rpcmethods/description");
+                self.pass(CheckId::MANIFEST_RPCMETHODS_DESCRIPTION);
             }
             let usage = meth.get("usage");
             if usage.is_some_and(|u| !u.is_string()) {
-                return fail("manifest/rpcmethods/usage", format!("\"usage\" is not a string: {whole}"));
+                return fail(CheckId::MANIFEST_RPCMETHODS_USAGE, format!("\"usage\" is not a string: {whole}"));
             }
             let Some(usage) = usage else {
-                return fail("manifest/rpcmethods/usage", "\"usage\" not provided by plugin");
+                return fail(CheckId::MANIFEST_RPCMETHODS_USAGE, "\"usage\" not provided by plugin");
             };
-            self.pass("manifest/rpcmethods/usage");
+            self.pass(CheckId::MANIFEST_RPCMETHODS_USAGE);
             if legacy {
                 if let Some(d) = meth.get("deprecated") {
                     if d.to_bool().is_none() {
-                        return fail("manifest/rpcmethods/deprecated", format!("{name}: invalid \"deprecated\" field {}", d.text()));
+                        return fail(CheckId::MANIFEST_RPCMETHODS_DEPRECATED, format!("{name}: invalid \"deprecated\" field {}", d.text()));
                     }
                 }
-                self.pass("manifest/rpcmethods/deprecated");
+                self.pass(CheckId::MANIFEST_RPCMETHODS_DEPRECATED);
             } else {
-                self.deprecated("manifest/rpcmethods/deprecated", meth.get("deprecated"))?;
+                self.deprecated(CheckId::MANIFEST_RPCMETHODS_DEPRECATED, meth.get("deprecated"))?;
             }
             if self.cx.profile.builtin_commands.contains(&name) {
                 return Err(Finding {
-                    check: "manifest/rpcmethods/taken",
+                    check: CheckId::MANIFEST_RPCMETHODS_TAKEN,
                     reason: format!("method \"{name}\" collides with lightningd's built-in command \"{name}\""),
                     effect: Effect::Fatal(format!(
                         "lightningd crashes: registering \"{name}\" looks up the plugin owning the built-in command, finds none, and dereferences NULL (§5.4)"
@@ -527,21 +546,21 @@ impl<'a> Judge<'a> {
             };
             if let Some(owner) = owner {
                 return fail(
-                    "manifest/rpcmethods/taken",
+                    CheckId::MANIFEST_RPCMETHODS_TAKEN,
                     format!("Could not register method \"{name}\", a method with that name is already registered by plugin {owner}"),
                 );
             }
-            self.pass("manifest/rpcmethods/taken");
+            self.pass(CheckId::MANIFEST_RPCMETHODS_TAKEN);
             self.m.rpcmethods.push(MethodDecl { name, usage: usage.text() });
         }
         for id in [
-            "manifest/rpcmethods/name",
-            "manifest/rpcmethods/description",
-            "manifest/rpcmethods/usage",
-            "manifest/rpcmethods/deprecated",
-            "manifest/rpcmethods/taken",
+            CheckId::MANIFEST_RPCMETHODS_NAME,
+            CheckId::MANIFEST_RPCMETHODS_DESCRIPTION,
+            CheckId::MANIFEST_RPCMETHODS_USAGE,
+            CheckId::MANIFEST_RPCMETHODS_DEPRECATED,
+            CheckId::MANIFEST_RPCMETHODS_TAKEN,
         ] {
-            if id != "manifest/rpcmethods/description" || legacy {
+            if id != CheckId::MANIFEST_RPCMETHODS_DESCRIPTION || legacy {
                 self.pass(id);
             }
         }
@@ -551,16 +570,19 @@ impl<'a> Judge<'a> {
     fn subscriptions(&mut self, result: Node<'_>) -> Step {
         if let Some(subs) = result.get("subscriptions") {
             if !subs.is_array() {
-                return fail("manifest/subscriptions", "\"result.subscriptions\" is not an array");
+                return fail(CheckId::MANIFEST_SUBSCRIPTIONS, "\"result.subscriptions\" is not an array");
             }
             for (i, s) in subs.children().enumerate() {
                 if !s.is_string() {
-                    return fail("manifest/subscriptions", format!("result.subscriptions[{i}] is not a string: '{}'", s.full_text()));
+                    return fail(
+                        CheckId::MANIFEST_SUBSCRIPTIONS,
+                        format!("result.subscriptions[{i}] is not a string: '{}'", s.full_text()),
+                    );
                 }
                 self.m.subscriptions.push(s.text());
             }
         }
-        self.pass("manifest/subscriptions");
+        self.pass(CheckId::MANIFEST_SUBSCRIPTIONS);
         Ok(())
     }
 
@@ -572,39 +594,44 @@ impl<'a> Judge<'a> {
             for t in hooks.children() {
                 let (name, before, after, filters) = if t.is_object() {
                     let Some(n) = t.get("name") else {
-                        return fail("manifest/hooks/name", format!("no name in hook obj {}", t.full_text()));
+                        return fail(CheckId::MANIFEST_HOOKS_NAME, format!("no name in hook obj {}", t.full_text()));
                     };
                     (n.text(), t.get("before"), t.get("after"), if legacy { None } else { t.get("filters") })
                 } else {
                     (t.text(), None, None, None)
                 };
-                self.pass("manifest/hooks/name");
+                self.pass(CheckId::MANIFEST_HOOKS_NAME);
                 let known = self.cx.profile.hooks.contains(&name);
                 let duplicate = self.m.hooks.iter().any(|h| h.name == name);
                 if legacy && (!known || duplicate) {
                     return fail(
-                        "manifest/hooks/known",
+                        CheckId::MANIFEST_HOOKS_KNOWN,
                         format!("could not register hook '{name}', either the name doesn't exist or another plugin already registered it."),
                     );
                 }
                 if !known {
-                    return fail("manifest/hooks/known", format!("Unknown hook name {name}"));
+                    return fail(CheckId::MANIFEST_HOOKS_KNOWN, format!("Unknown hook name {name}"));
                 }
-                self.pass("manifest/hooks/known");
+                self.pass(CheckId::MANIFEST_HOOKS_KNOWN);
                 if !legacy {
                     self.filters(&name, filters)?;
                     if duplicate {
-                        return fail("manifest/hooks/duplicate", format!("Registered for hook {name} multiple times"));
+                        return fail(CheckId::MANIFEST_HOOKS_DUPLICATE, format!("Registered for hook {name} multiple times"));
                     }
-                    self.pass("manifest/hooks/duplicate");
+                    self.pass(CheckId::MANIFEST_HOOKS_DUPLICATE);
                 }
                 let names =
                     |n: Option<Node<'_>>| -> Vec<String> { n.map(|a| a.children().map(|c| c.text()).collect()).unwrap_or_default() };
                 self.m.hooks.push(HookDecl { name, before: names(before), after: names(after) });
             }
         }
-        for id in ["manifest/hooks/name", "manifest/hooks/known", "manifest/hooks/duplicate", "manifest/hooks/filters"] {
-            if !legacy || !matches!(id, "manifest/hooks/duplicate" | "manifest/hooks/filters") {
+        for id in [
+            CheckId::MANIFEST_HOOKS_NAME,
+            CheckId::MANIFEST_HOOKS_KNOWN,
+            CheckId::MANIFEST_HOOKS_DUPLICATE,
+            CheckId::MANIFEST_HOOKS_FILTERS,
+        ] {
+            if !legacy || !matches!(id, CheckId::MANIFEST_HOOKS_DUPLICATE | CheckId::MANIFEST_HOOKS_FILTERS) {
                 self.pass(id);
             }
         }
@@ -618,24 +645,27 @@ impl<'a> Judge<'a> {
             _ => None,
         };
         let Some(f) = filters else {
-            self.pass("manifest/hooks/filters");
+            self.pass(CheckId::MANIFEST_HOOKS_FILTERS);
             return Ok(());
         };
         let Some(strings) = kind else {
-            return fail("manifest/hooks/filters", format!("Hook {hook} does not allow filters"));
+            return fail(CheckId::MANIFEST_HOOKS_FILTERS, format!("Hook {hook} does not allow filters"));
         };
         if !f.is_array() {
-            return fail("manifest/hooks/filters", "filters token must be an array");
+            return fail(CheckId::MANIFEST_HOOKS_FILTERS, "filters token must be an array");
         }
         for e in f.children() {
             if strings && !e.is_string() {
-                return fail("manifest/hooks/filters", format!("filters must be array of strings, not '{}'", e.full_text()));
+                return fail(CheckId::MANIFEST_HOOKS_FILTERS, format!("filters must be array of strings, not '{}'", e.full_text()));
             }
             if !strings && e.to_u64().is_none() {
-                return fail("manifest/hooks/filters", format!("filters must be array of unsigned integers, not '{}'", e.full_text()));
+                return fail(
+                    CheckId::MANIFEST_HOOKS_FILTERS,
+                    format!("filters must be array of unsigned integers, not '{}'", e.full_text()),
+                );
             }
         }
-        self.pass("manifest/hooks/filters");
+        self.pass(CheckId::MANIFEST_HOOKS_FILTERS);
         Ok(())
     }
 
@@ -646,33 +676,33 @@ impl<'a> Judge<'a> {
         let me = self.cx.shortname;
         let names_me = |n: &String| n == me || (n.contains('/') && n == self.cx.path);
         if self.m.hooks.iter().any(|h| h.before.iter().any(names_me) || h.after.iter().any(names_me)) {
-            return fail("manifest/hooks/order", "Cannot meet required hook dependencies");
+            return fail(CheckId::MANIFEST_HOOKS_ORDER, "Cannot meet required hook dependencies");
         }
-        self.pass("manifest/hooks/order");
+        self.pass(CheckId::MANIFEST_HOOKS_ORDER);
         Ok(())
     }
 
     fn start_params(&mut self) -> Step {
         if self.cx.startup {
-            self.pass("manifest/start-params");
+            self.pass(CheckId::MANIFEST_START_PARAMS);
             return Ok(());
         }
         for p in self.cx.start_params {
             if !self.m.options.iter().any(|o| &o.name == p) {
-                return fail("manifest/start-params", format!("unknown parameter {p}"));
+                return fail(CheckId::MANIFEST_START_PARAMS, format!("unknown parameter {p}"));
             }
         }
-        self.pass("manifest/start-params");
+        self.pass(CheckId::MANIFEST_START_PARAMS);
         if !self.m.dynamic {
-            return fail("manifest/dynamic-start", "Not a dynamic plugin");
+            return fail(CheckId::MANIFEST_DYNAMIC_START, "Not a dynamic plugin");
         }
-        self.pass("manifest/dynamic-start");
+        self.pass(CheckId::MANIFEST_DYNAMIC_START);
         Ok(())
     }
 }
 
 /// `bool_setting`: absent is false; anything but a JSON boolean fails.
-fn bool_setting(check: &'static str, optname: &str, obj: Node<'_>, field: &str) -> Result<bool, Finding> {
+fn bool_setting(check: CheckId, optname: &str, obj: Node<'_>, field: &str) -> Result<bool, Finding> {
     match obj.get(field) {
         None => Ok(false),
         Some(t) => t.to_bool().ok_or_else(|| Finding::kill(check, format!("{optname}: invalid \"{field}\" field {}", t.text()))),
@@ -729,7 +759,7 @@ fn subscription_warnings(m: &Manifest, profile: &Profile) -> Vec<Finding> {
             !known
         })
         .map(|t| Finding {
-            check: "manifest/topics",
+            check: CheckId::MANIFEST_TOPICS,
             reason: format!("topic '{t}' is not a known notification topic"),
             effect: Effect::Logged,
         })

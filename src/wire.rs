@@ -10,6 +10,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::checks::CheckId;
 use crate::jsmn::{self, Doc, JsmnError, Parser, TokType, TokenPool};
 use crate::profile::ParserRules;
 
@@ -91,7 +92,7 @@ impl Message {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WireKill {
     /// The check that failed.
-    pub check: &'static str,
+    pub check: CheckId,
     /// lightningd's reason, exactly.
     pub reason: String,
 }
@@ -229,7 +230,7 @@ impl Decoder {
         } else {
             format!("Failed to parse RPC JSON response '{}'", self.buffer_text())
         };
-        WireKill { check: "wire/json", reason }
+        WireKill { check: CheckId::WIRE_JSON, reason }
     }
 
     /// One round of `json_parse_input` and the `jsonrpc` rule.
@@ -260,19 +261,19 @@ impl Decoder {
         if self.rules.legacy_reasons {
             if root.ty != TokType::Object {
                 return Some(Err(WireKill {
-                    check: "wire/jsonrpc",
+                    check: CheckId::WIRE_JSONRPC,
                     reason: "JSON-RPC message is not a valid JSON object type".to_owned(),
                 }));
             }
             if doc.root().get("jsonrpc").is_none() {
                 return Some(Err(WireKill {
-                    check: "wire/jsonrpc",
+                    check: CheckId::WIRE_JSONRPC,
                     reason: "JSON-RPC message does not contain \"jsonrpc\" field".to_owned(),
                 }));
             }
         } else if doc.root().get("jsonrpc").is_none() {
             return Some(Err(WireKill {
-                check: "wire/jsonrpc",
+                check: CheckId::WIRE_JSONRPC,
                 reason: format!("JSON-RPC message does not contain \"jsonrpc\" field: '{}'", self.buffer_text()),
             }));
         }
@@ -297,7 +298,7 @@ fn classify(doc: Doc) -> Result<Message, WireKill> {
             Ok(Message { doc, kind: Kind::Notification { method } })
         }
         _ => Err(WireKill {
-            check: "wire/notification",
+            check: CheckId::WIRE_NOTIFICATION,
             reason: format!("Malformed JSON-RPC notification missing \"method\" or \"params\": {}", root.full_text()),
         }),
     }

@@ -37,10 +37,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// Runs the probe; `Err` says how the plugin failed it.
-    pub(crate) fn run_probe(&mut self, proc: &mut PluginProcess, probe: &Probe) -> Result<(), String> {
+    pub(crate) fn run_probe(&mut self, c: &mut Conn, probe: &Probe) -> Result<(), String> {
         let deadline = Instant::now() + self.h.timeout;
         match probe {
-            Probe::Call(method, params) => self.forward_call(proc, method, params, deadline).map(|_| ()),
+            Probe::Call(method, params) => self.forward_call(c, method, params, deadline).map(|_| ()),
             Probe::Hook(name) => {
                 let example = self
                     .profile
@@ -50,9 +50,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     .and_then(|d| d.root().get("params")?.to_value());
                 let id = self.new_id(name);
                 let bytes = wire::request(&id, name, &example.unwrap_or(json!({})));
-                self.pending.insert(id.token(), Pending { sent: Instant::now() });
-                self.send(proc, bytes);
-                match self.wait_until(proc, &id, deadline) {
+                c.expect(&id);
+                self.send(c, bytes);
+                match self.wait_until(c, &id, deadline) {
                     Waited::Answer(..) => Ok(()),
                     Waited::Exited => Err("the plugin exited".into()),
                     Waited::TimedOut => Err(format!("no answer to the '{name}' hook within {:.1} s", self.h.timeout.as_secs_f64())),
@@ -63,9 +63,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
             }
             Probe::Alive => {
-                if self.pump(proc, Instant::now() + self.h.quiet) {
+                if self.pump(c, Instant::now() + self.h.quiet) {
                     Err("the plugin exited".into())
-                } else if self.stop_reason.is_some() {
+                } else if self.rec.stop_reason.is_some() {
                     Err("lightningd would kill the plugin".into())
                 } else {
                     Ok(())
@@ -78,34 +78,34 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// waits until the plugin has read everything (the pipe is empty), then
     /// pauses, so each write reaches the plugin in reads of its own, on any
     /// machine load.
-    pub(crate) fn play(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule) {
+    pub(crate) fn play(&mut self, c: &mut Conn, schedule: &crate::framing::Schedule) {
         let last = schedule.writes.len().saturating_sub(1);
         // A plugin that stops reading costs at most one timeout per schedule.
         let overall = Instant::now() + self.h.timeout;
         for (i, w) in schedule.writes.iter().enumerate() {
-            self.send(proc, w.clone());
+            self.send(c, w.clone());
             // The last write too: what follows the schedule (the probe) must
             // not share a read with it.
             let deadline = overall.min(Instant::now() + Duration::from_secs(2));
-            while !proc.drained() && Instant::now() < deadline && !self.stdout_eof && self.stop_reason.is_none() {
+            while !c.proc.drained() && Instant::now() < deadline && !c.stdout_eof && self.rec.stop_reason.is_none() {
                 // Read meanwhile: the plugin may answer or die mid-way.
-                self.pump(proc, Instant::now() + Duration::from_millis(1));
+                self.pump(c, Instant::now() + Duration::from_millis(1));
             }
             if i < last && !schedule.pause.is_zero() {
-                self.pump(proc, Instant::now() + schedule.pause);
+                self.pump(c, Instant::now() + schedule.pause);
             }
         }
     }
 
     /// The framing checks (§2.1): what a real lightningd can send that
     /// naive readers break on, each followed by the liveness probe.
-    pub(super) fn framing(&mut self, proc: &mut PluginProcess) {
+    pub(super) fn framing(&mut self, c: &mut Conn) {
         use crate::framing::{cli_k_call, huge, pretty_call, Schedule};
         let (probe, why) = self.choose_probe();
         if self.h.probe.is_some() && !matches!(&probe, Probe::Call(m, _) if Some(m) == self.h.probe.as_ref().map(|p| &p.0)) {
-            self.record("frame/probe", Outcome::Warn, why, None, None);
+            self.rec.record(CheckId::FRAME_PROBE, Outcome::Warn, why, None, None);
         } else {
-            self.pass("frame/probe", why);
+            self.rec.pass(CheckId::FRAME_PROBE, why);
         }
         let plan = crate::notify::plan(&self.profile, &self.subscriptions());
         let mut seen = std::collections::BTreeSet::new();
@@ -116,7 +116,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         };
         let pause = Duration::from_millis(1);
 
-        let mut checks: Vec<(&'static str, String, Vec<Schedule>)> = Vec::new();
+        let mut checks: Vec<(CheckId, String, Vec<Schedule>)> = Vec::new();
         // Split: a notification, and a call carrying multi-byte UTF-8.
         let mut split = Vec::new();
         if let Some(n) = notes.first() {
@@ -129,71 +129,72 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 serde_json::Value::from(m.as_str()),
                 id.token()
             );
-            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+            c.expect(&id);
             split.push(Schedule::every_byte(bytes.as_bytes(), pause));
         }
         if !split.is_empty() {
-            checks.push(("frame/split", "every byte its own read".into(), split));
+            checks.push((CheckId::FRAME_SPLIT, "every byte its own read".into(), split));
         }
         if notes.len() > 1 || (!notes.is_empty() && call.is_some()) {
             let mut all: Vec<Vec<u8>> = notes.iter().take(20).cloned().collect();
             all.extend(notes.iter().take(20).cloned());
-            checks.push(("frame/coalesced", format!("{} messages in one write", all.len()), vec![Schedule::coalesced(&all)]));
+            checks.push((CheckId::FRAME_COALESCED, format!("{} messages in one write", all.len()), vec![Schedule::coalesced(&all)]));
         }
         let size = 5 << 19;
         if let Some(n) = notes.first() {
             checks.push((
-                "frame/huge",
+                CheckId::FRAME_HUGE,
                 format!("a {:.1} MiB notification", size as f64 / (1 << 20) as f64),
                 vec![Schedule::coalesced(&[huge(n, size)])],
             ));
         } else if let Some(m) = &call {
             let id = self.passthrough_id(m);
-            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+            c.expect(&id);
             let bytes = cli_k_call(m, &id, &[("payload", &"x".repeat(size))]);
-            checks.push(("frame/huge", format!("a {:.1} MiB call", size as f64 / (1 << 20) as f64), vec![Schedule::coalesced(&[bytes])]));
+            checks.push((
+                CheckId::FRAME_HUGE,
+                format!("a {:.1} MiB call", size as f64 / (1 << 20) as f64),
+                vec![Schedule::coalesced(&[bytes])],
+            ));
         }
         if let Some(m) = &call {
             let (a, b) = (self.passthrough_id(m), self.passthrough_id(m));
-            self.pending.insert(a.token(), Pending { sent: Instant::now() });
-            self.pending.insert(b.token(), Pending { sent: Instant::now() });
+            c.expect(&a);
+            c.expect(&b);
             let pretty = pretty_call(m, &a, &json!(["world"]));
             let k = cli_k_call(m, &b, &[("name", "world")]);
             checks.push((
-                "frame/passthrough",
+                CheckId::FRAME_PASSTHROUGH,
                 "a pretty-printed call and a lightning-cli -k call".into(),
                 vec![Schedule::coalesced(&[pretty]), Schedule::coalesced(&[k])],
             ));
         }
 
         for (id, what, schedules) in checks {
-            if self.stop_reason.is_some() {
+            if self.rec.stop_reason.is_some() {
                 return;
             }
             // Replies to these notifications are replies to notifications.
             self.current = Some(format!("framing: {what}"));
             for s in &schedules {
-                self.play(proc, s);
+                self.play(c, s);
             }
-            let probed = self.run_probe(proc, &probe);
+            let probed = self.run_probe(c, &probe);
             self.current = None;
             match probed {
-                Ok(()) => self.pass(id, format!("survived {what}")),
-                Err(e) if self.stop_reason.is_none() || self.stdout_eof => {
-                    let reason = if self.stdout_eof {
-                        format!("exited during normal operation (after {what})")
-                    } else {
-                        format!("after {what}: {e}")
-                    };
-                    let effect = if self.stdout_eof { Effect::Kill } else { Effect::Ignored };
-                    self.finding(&Finding { check: id, reason, effect });
+                Ok(()) => self.rec.pass(id, format!("survived {what}")),
+                Err(e) if self.rec.stop_reason.is_none() || c.stdout_eof => {
+                    let reason =
+                        if c.stdout_eof { format!("exited during normal operation (after {what})") } else { format!("after {what}: {e}") };
+                    let effect = if c.stdout_eof { Effect::Kill } else { Effect::Ignored };
+                    self.rec.finding(&Finding { check: id, reason, effect });
                 }
                 Err(_) => {}
             }
         }
-        for id in ["frame/split", "frame/coalesced", "frame/huge", "frame/passthrough"] {
-            if !self.recorded(id) && self.stop_reason.is_none() {
-                self.not_applicable.push(id);
+        for id in [CheckId::FRAME_SPLIT, CheckId::FRAME_COALESCED, CheckId::FRAME_HUGE, CheckId::FRAME_PASSTHROUGH] {
+            if !self.rec.recorded(id) && self.rec.stop_reason.is_none() {
+                self.rec.not_applicable.push(id);
             }
         }
     }
@@ -226,15 +227,15 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let note = |this: &Self, t: &str| this.profile.notifications.get(t).cloned().unwrap_or_default();
         let valid = note(self, &topic);
         let terminated = |b: &[u8]| [b, b"\n\n"].concat();
-        let mut cases: Vec<(&'static str, String, Vec<u8>)> = vec![
-            ("robust/invalid-json", "a frame that is not JSON".into(), b"{\"jsonrpc\":\"2.0\",\"method\":}\n\n".to_vec()),
+        let mut cases: Vec<(CheckId, String, Vec<u8>)> = vec![
+            (CheckId::ROBUST_INVALID_JSON, "a frame that is not JSON".into(), b"{\"jsonrpc\":\"2.0\",\"method\":}\n\n".to_vec()),
             (
-                "robust/truncated",
+                CheckId::ROBUST_TRUNCATED,
                 "a truncated frame, then a valid one".into(),
                 [&valid[..valid.len() / 2], b"\n\n", &terminated(&valid)[..]].concat(),
             ),
             (
-                "robust/utf8",
+                CheckId::ROBUST_UTF8,
                 "invalid UTF-8 in a string".into(),
                 terminated(
                     &String::from_utf8_lossy(&valid).replacen("\"jsonrpc\":\"2.0\"", "\"jsonrpc\":\"2.0\",\"x\":\"\u{1}\"", 1).into_bytes(),
@@ -244,56 +245,56 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 .collect(),
             ),
             (
-                "robust/no-params",
+                CheckId::ROBUST_NO_PARAMS,
                 format!("a '{topic}' notification without params"),
                 format!("{{\"jsonrpc\":\"2.0\",\"method\":\"{topic}\"}}\n\n").into_bytes(),
             ),
             (
-                "robust/terminators",
+                CheckId::ROBUST_TERMINATORS,
                 "messages separated by one and by three newlines".into(),
                 [&valid[..], b"\n", &valid[..], b"\n\n\n", &terminated(&valid)[..]].concat(),
             ),
         ];
         if let Some(t) = &unsubscribed {
-            cases.push(("robust/unsubscribed", format!("a '{t}' notification, which it did not subscribe to"), terminated(&note(self, t))));
+            cases.push((
+                CheckId::ROBUST_UNSUBSCRIBED,
+                format!("a '{t}' notification, which it did not subscribe to"),
+                terminated(&note(self, t)),
+            ));
         }
-        cases.push(("robust/unknown-method", "a request for a method it does not have".into(), Vec::new()));
+        cases.push((CheckId::ROBUST_UNKNOWN_METHOD, "a request for a method it does not have".into(), Vec::new()));
 
-        let (saved_stop, saved_verdict) = (self.stop_reason.clone(), self.verdict.clone());
+        let (saved_stop, saved_verdict) = (self.rec.stop_reason.clone(), self.rec.verdict.clone());
         for (id, what, bytes) in cases {
-            if !self.applies(id) {
+            if !self.rec.applies(id) {
                 continue;
             }
-            self.quiet_findings = Some(Vec::new());
-            self.stop_reason = None;
+            self.rec.quiet = Some(Vec::new());
+            self.rec.stop_reason = None;
             let outcome = self.robust_case(id, &bytes);
-            let findings = self.quiet_findings.take().unwrap_or_default();
-            self.stop_reason = saved_stop.clone();
-            self.verdict = saved_verdict.clone();
+            let findings = self.rec.quiet.take().unwrap_or_default();
+            self.rec.stop_reason = saved_stop.clone();
+            self.rec.verdict = saved_verdict.clone();
             match outcome {
-                Ok(extra) => self.pass(id, format!("survived {what}{extra}")),
+                Ok(extra) => self.rec.pass(id, format!("survived {what}{extra}")),
                 Err(why) => {
                     let detail = findings.first().map(|f| format!(" ({})", wire::sanitize(&f.reason))).unwrap_or_default();
-                    self.finding(&Finding { check: id, reason: format!("after {what}: {why}{detail}"), effect: Effect::Ignored });
+                    self.rec.finding(&Finding { check: id, reason: format!("after {what}: {why}{detail}"), effect: Effect::Ignored });
                 }
             }
         }
     }
 
     /// One robust case in a fresh process: `Ok` with a note, or why not.
-    pub(super) fn robust_case(&mut self, id: &str, bytes: &[u8]) -> Result<String, String> {
+    pub(super) fn robust_case(&mut self, id: CheckId, bytes: &[u8]) -> Result<String, String> {
         let Some(spec) = self.spec.clone() else { return Err("no plugin to start".into()) };
-        let mut proc = PluginProcess::spawn(&spec).map_err(|e| e.to_string())?;
-        self.decoder = Decoder::new(&self.profile.parser).with_cap(self.h.max_pending);
-        self.pending.clear();
-        self.stdout_eof = false;
-        self.stderr_eof = false;
-        let result = self.bring_up(&mut proc).and_then(|()| {
-            if id == "robust/unknown-method" {
+        let mut c = self.spawn(&spec).map_err(|e| e.to_string())?;
+        let result = self.bring_up(&mut c).and_then(|()| {
+            if id == CheckId::ROBUST_UNKNOWN_METHOD {
                 let rid = self.new_id("cln_harness_no_such_method");
-                self.pending.insert(rid.token(), Pending { sent: Instant::now() });
-                self.send(&proc, wire::request(&rid, "cln_harness_no_such_method", &json!({})));
-                return match self.wait_until(&mut proc, &rid, Instant::now() + self.h.timeout) {
+                c.expect(&rid);
+                self.send(&c, wire::request(&rid, "cln_harness_no_such_method", &json!({})));
+                return match self.wait_until(&mut c, &rid, Instant::now() + self.h.timeout) {
                     Waited::Answer(m, _) => {
                         let code = m.doc.root().get("error").and_then(|e| e.get("code")).map(|c| c.text());
                         match code.as_deref() {
@@ -307,19 +308,19 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     Waited::Killed(_) => Err("lightningd would kill it".into()),
                 };
             }
-            self.send(&proc, bytes.to_vec());
+            self.send(&c, bytes.to_vec());
             let (probe, _) = self.choose_probe();
-            self.run_probe(&mut proc, &probe).map(|()| String::new())
+            self.run_probe(&mut c, &probe).map(|()| String::new())
         });
-        proc.kill();
-        result.map_err(|e| if self.stdout_eof { "it exited".to_owned() } else { e })
+        c.proc.kill();
+        result.map_err(|e| if c.stdout_eof { "it exited".to_owned() } else { e })
     }
 
     /// getmanifest and init without judging: the judging was done.
-    pub(crate) fn bring_up(&mut self, proc: &mut PluginProcess) -> Result<(), String> {
+    pub(crate) fn bring_up(&mut self, c: &mut Conn) -> Result<(), String> {
         let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
-        self.send_request(proc, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
-        let Waited::Answer(..) = self.wait_for(proc, &id) else { return Err("it did not answer getmanifest this time".into()) };
+        self.send_request(c, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
+        let Waited::Answer(..) = self.wait_for(c, &id) else { return Err("it did not answer getmanifest this time".into()) };
         let manifest = self.manifest.clone().unwrap_or_default();
         let config = Configuration {
             lightning_dir: self.dir.display().to_string(),
@@ -329,8 +330,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         };
         let params = init::params(&self.profile, &manifest, &self.h.options, &config).map_err(|e| e.message)?;
         let id = self.new_id("init");
-        self.send_request(proc, "init", &id, &params);
-        match self.wait_for(proc, &id) {
+        self.send_request(c, "init", &id, &params);
+        match self.wait_for(c, &id) {
             Waited::Answer(..) => Ok(()),
             _ => Err("it did not answer init this time".into()),
         }

@@ -12,7 +12,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let missing: Vec<&String> = expected.iter().filter(|t| !got.contains(t)).collect();
         let unexpected: Vec<&String> = got.iter().filter(|t| !expected.contains(t)).collect();
         if missing.is_empty() && unexpected.is_empty() {
-            self.pass("subscriptions/expected", format!("subscribes to exactly: {}", list(&expected)));
+            self.rec.pass(CheckId::SUBSCRIPTIONS_EXPECTED, format!("subscribes to exactly: {}", list(&expected)));
             return;
         }
         let mut parts = Vec::new();
@@ -22,23 +22,26 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         if !unexpected.is_empty() {
             parts.push(format!("unexpected: {}", unexpected.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
         }
-        self.finding(&Finding { check: "subscriptions/expected", reason: parts.join("; "), effect: Effect::Ignored });
+        self.rec.finding(&Finding { check: CheckId::SUBSCRIPTIONS_EXPECTED, reason: parts.join("; "), effect: Effect::Ignored });
     }
 
     /// Sends every subscribed topic (§7), watching a quiet window after each.
-    pub(super) fn notifications(&mut self, proc: &mut PluginProcess) {
+    pub(super) fn notifications(&mut self, c: &mut Conn) {
         let plan = crate::notify::plan(&self.profile, &self.subscriptions());
         let sent = plan.len();
         for n in plan {
             let label = if n.extra_field { format!("{} (with an extra field)", n.topic) } else { n.topic.clone() };
             self.current = Some(label.clone());
-            self.send(proc, n.bytes);
+            self.send(c, n.bytes);
             let until = Instant::now() + self.h.quiet;
-            if self.pump(proc, until) && self.stop_reason.is_none() {
-                self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (after the '{label}' notification)")));
+            if self.pump(c, until) && self.rec.stop_reason.is_none() {
+                self.rec.finding(&Finding::kill(
+                    CheckId::NOTIFY_ALIVE,
+                    format!("exited during normal operation (after the '{label}' notification)"),
+                ));
             }
             self.current = None;
-            if self.stop_reason.is_some() {
+            if self.rec.stop_reason.is_some() {
                 return;
             }
         }
@@ -49,8 +52,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         } else {
             format!("{sent} notifications: {}", topics.into_iter().collect::<Vec<_>>().join(", "))
         };
-        self.pass("notify/no-reply", format!("no reply to {what}"));
-        self.pass("notify/alive", format!("survived {what}"));
+        self.rec.pass(CheckId::NOTIFY_NO_REPLY, format!("no reply to {what}"));
+        self.rec.pass(CheckId::NOTIFY_ALIVE, format!("survived {what}"));
         self.judge_handler_errors();
     }
 
@@ -60,7 +63,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     pub(super) fn judge_handler_errors(&mut self) {
         let errors = self.handler_errors.iter().filter(|e| e.2).count();
         let Some(topic) = self.handler_errors.iter().find(|e| e.2).map(|e| e.0.clone()) else {
-            self.pass("notify/handler-errors", "no error logged while handling notifications");
+            self.rec.pass(CheckId::NOTIFY_HANDLER_ERRORS, "no error logged while handling notifications");
             return;
         };
         let lines: Vec<&str> = self
@@ -78,11 +81,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let first_bad = self.handler_errors.iter().find(|e| e.2).and_then(|e| e.1.lines().last()).unwrap_or("");
         let last = lines.iter().rev().find(is_exception).copied().unwrap_or(first_bad).trim().to_owned();
         let reason = format!("{errors} error report(s) logged while handling notifications; the first, after '{topic}', ends with: {last}");
-        self.finding(&Finding { check: "notify/handler-errors", reason, effect: Effect::Logged });
+        self.rec.finding(&Finding { check: CheckId::NOTIFY_HANDLER_ERRORS, reason, effect: Effect::Logged });
     }
 
     /// Runs a scenario's steps (see [`crate::scenario`]).
-    pub(super) fn scenario(&mut self, proc: &mut PluginProcess, s: &crate::scenario::Scenario, rpc: &MockRpc) {
+    pub(super) fn scenario(&mut self, c: &mut Conn, s: &crate::scenario::Scenario, rpc: &MockRpc) {
         use crate::scenario::{contains, Action};
         let mut log_cursor = self.log.len();
         let mut rpc_cursor = rpc.calls().len();
@@ -109,12 +112,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         continue;
                     }
                     self.current = Some(topic.clone());
-                    self.send(proc, bytes);
-                    let exited = self.pump(proc, Instant::now() + self.h.quiet);
+                    self.send(c, bytes);
+                    let exited = self.pump(c, Instant::now() + self.h.quiet);
                     self.current = None;
-                    if exited && self.stop_reason.is_none() {
-                        self.finding(&Finding::kill(
-                            "notify/alive",
+                    if exited && self.rec.stop_reason.is_none() {
+                        self.rec.finding(&Finding::kill(
+                            CheckId::NOTIFY_ALIVE,
                             format!("exited during normal operation (after the '{topic}' notification)"),
                         ));
                     }
@@ -127,11 +130,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         log_cursor += k + 1;
                         break;
                     }
-                    if Instant::now() >= deadline || self.stop_reason.is_some() || self.stdout_eof {
+                    if Instant::now() >= deadline || self.rec.stop_reason.is_some() || c.stdout_eof {
                         failures.push(format!("{what}: no matching log line within {} ms", within.as_millis()));
                         break;
                     }
-                    self.pump(proc, (Instant::now() + Duration::from_millis(20)).min(deadline));
+                    self.pump(c, (Instant::now() + Duration::from_millis(20)).min(deadline));
                 },
                 Action::ExpectRpc { method, params } => loop {
                     let calls = rpc.calls();
@@ -142,14 +145,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         rpc_cursor += k + 1;
                         break;
                     }
-                    if Instant::now() >= deadline || self.stop_reason.is_some() || self.stdout_eof {
+                    if Instant::now() >= deadline || self.rec.stop_reason.is_some() || c.stdout_eof {
                         failures.push(format!("{what}: the plugin did not call it within {} ms", within.as_millis()));
                         break;
                     }
-                    self.pump(proc, (Instant::now() + Duration::from_millis(20)).min(deadline));
+                    self.pump(c, (Instant::now() + Duration::from_millis(20)).min(deadline));
                 },
                 Action::Call { method, params, expect_result, expect_error } => {
-                    let answer = self.forward_call(proc, &method, &params, deadline);
+                    let answer = self.forward_call(c, &method, &params, deadline);
                     match answer {
                         Err(why) => failures.push(format!("{what}: {why}")),
                         Ok(v) => {
@@ -167,23 +170,27 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     }
                 }
                 Action::Wait => {
-                    self.pump(proc, deadline.min(Instant::now() + Duration::from_millis(step.wait_ms.unwrap_or(0))));
+                    self.pump(c, deadline.min(Instant::now() + Duration::from_millis(step.wait_ms.unwrap_or(0))));
                 }
             }
-            if self.stop_reason.is_some() {
-                failures.push(format!("{what}: the run stopped: {}", self.stop_reason.clone().unwrap_or_default()));
+            if self.rec.stop_reason.is_some() {
+                failures.push(format!("{what}: the run stopped: {}", self.rec.stop_reason.clone().unwrap_or_default()));
                 break;
             }
         }
         let name = if s.name.is_empty() { "scenario".to_owned() } else { format!("'{}'", s.name) };
         if failures.is_empty() {
-            self.pass("scenario/steps", format!("{name}: all {} steps held", s.steps.len()));
-            if self.stop_reason.is_none() {
-                self.pass("notify/no-reply", "no reply to the scenario's notifications");
-                self.pass("notify/alive", "survived the scenario");
+            self.rec.pass(CheckId::SCENARIO_STEPS, format!("{name}: all {} steps held", s.steps.len()));
+            if self.rec.stop_reason.is_none() {
+                self.rec.pass(CheckId::NOTIFY_NO_REPLY, "no reply to the scenario's notifications");
+                self.rec.pass(CheckId::NOTIFY_ALIVE, "survived the scenario");
             }
         } else {
-            self.finding(&Finding { check: "scenario/steps", reason: format!("{name}: {}", failures.join("; ")), effect: Effect::Ignored });
+            self.rec.finding(&Finding {
+                check: CheckId::SCENARIO_STEPS,
+                reason: format!("{name}: {}", failures.join("; ")),
+                effect: Effect::Ignored,
+            });
         }
         self.judge_handler_errors();
     }
@@ -194,7 +201,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// lightningd itself.
     pub(super) fn forward_call(
         &mut self,
-        proc: &mut PluginProcess,
+        c: &mut Conn,
         method: &str,
         params: &serde_json::Value,
         deadline: Instant,
@@ -210,13 +217,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             id.token(),
             params
         );
-        self.pending.insert(id.token(), Pending { sent: Instant::now() });
-        self.send(proc, text.into_bytes());
-        match self.wait_until(proc, &id, deadline) {
+        c.expect(&id);
+        self.send(c, text.into_bytes());
+        match self.wait_until(c, &id, deadline) {
             Waited::Answer(m, _) => m.doc.root().to_value().ok_or_else(|| format!("the answer is not standard JSON: {}", m.text())),
             Waited::Exited => {
-                self.finding(&Finding::kill(
-                    "notify/alive",
+                self.rec.finding(&Finding::kill(
+                    CheckId::NOTIFY_ALIVE,
                     format!("exited during normal operation (while handling a call to '{method}')"),
                 ));
                 Err("the plugin exited before answering".into())

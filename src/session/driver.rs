@@ -6,37 +6,33 @@ use super::*;
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// Starts a fresh plugin process and brings it through getmanifest and
     /// init without judging (the manifest must be known).
-    pub(crate) fn fresh(&mut self) -> Result<PluginProcess, String> {
+    pub(crate) fn fresh(&mut self) -> Result<Conn, String> {
         let spec = self.spec.clone().ok_or("no plugin to start")?;
-        let mut proc = PluginProcess::spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
-        self.decoder = Decoder::new(&self.profile.parser).with_cap(self.h.max_pending);
-        self.pending.clear();
-        self.stdout_eof = false;
-        self.stderr_eof = false;
-        self.stop_reason = None;
-        self.quiet_findings = Some(Vec::new());
-        self.bring_up(&mut proc)?;
-        Ok(proc)
+        let mut c = self.spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
+        self.rec.stop_reason = None;
+        self.rec.quiet = Some(Vec::new());
+        self.bring_up(&mut c)?;
+        Ok(c)
     }
 
     /// Plays `schedule` on a live process, then probes it; `Err` says how
     /// the plugin failed. `calls` are the ids of calls inside the schedule,
     /// which the plugin may answer.
-    pub(crate) fn attempt(&mut self, proc: &mut PluginProcess, schedule: &crate::framing::Schedule, calls: &[Id]) -> Result<(), String> {
-        self.quiet_findings = Some(Vec::new());
+    pub(crate) fn attempt(&mut self, c: &mut Conn, schedule: &crate::framing::Schedule, calls: &[Id]) -> Result<(), String> {
+        self.rec.quiet = Some(Vec::new());
         for id in calls {
-            self.pending.insert(id.token(), Pending { sent: Instant::now() });
+            c.expect(id);
         }
         self.current = Some("the schedule".into());
-        self.play(proc, schedule);
+        self.play(c, schedule);
         let (probe, _) = self.choose_probe();
-        let probed = self.run_probe(proc, &probe);
+        let probed = self.run_probe(c, &probe);
         self.current = None;
-        let findings = self.quiet_findings.take().unwrap_or_default();
+        let findings = self.rec.quiet.take().unwrap_or_default();
         if let Some(f) = findings.into_iter().find(|f| matches!(f.effect, Effect::Kill | Effect::Fatal(_))) {
             return Err(format!("lightningd would kill the plugin: {}", wire::sanitize(&f.reason)));
         }
-        if self.stdout_eof {
+        if c.stdout_eof {
             return Err("the plugin exited".into());
         }
         probed.map_err(|e| format!("probe failed: {e}"))
@@ -46,11 +42,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// know the plugin's topics and methods.
     pub(crate) fn learn(&mut self, spec: Spawn) -> Result<Manifest, String> {
         self.spec = Some(spec.clone());
-        let mut proc = PluginProcess::spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
-        self.quiet_findings = Some(Vec::new());
+        let mut c = self.spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
+        self.rec.quiet = Some(Vec::new());
         let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
-        self.send_request(&proc, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
-        let Waited::Answer(msg, _) = self.wait_for(&mut proc, &id) else {
+        self.send_request(&mut c, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
+        let Waited::Answer(msg, _) = self.wait_for(&mut c, &id) else {
             return Err("the plugin did not answer getmanifest: run `cln-harness run` on it first".into());
         };
         let shortname = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
@@ -70,7 +66,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.string_ids = m.nonnumericids.unwrap_or(!self.h.allow_deprecated_apis);
         }
         self.manifest = Some(m.clone());
-        proc.kill();
+        c.proc.kill();
         Ok(m)
     }
 
@@ -106,7 +102,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let dir = temp.path().canonicalize().map_err(|source| Error::LightningDir { path: temp.path().into(), source })?;
         let s = Session::new(h, profile, program, dir.clone(), sinks);
         let rpc_path = dir.join("lightning-rpc");
-        let rpc = MockRpc::start(&rpc_path, &s.profile, &dir, s.start, Vec::new())
+        let rpc = MockRpc::start(&rpc_path, &s.profile, &dir, s.rec.start, Vec::new())
             .map_err(|source| Error::RpcSocket { path: rpc_path, source })?;
         Ok((s, rpc, temp))
     }

@@ -13,7 +13,14 @@ use crate::passthrough::{self, Answer, SetconfigVerdict};
 const BEFORE_INIT: [&str; 2] = ["db_write", "rpc_command"];
 
 /// The checks this file records.
-const HOOK_CHECKS: [&str; 6] = ["hook/answer", "hook/decision", "hook/alive", "hook/timeout", "hook/handler-errors", "hook/latency"];
+const HOOK_CHECKS: [CheckId; 6] = [
+    CheckId::HOOK_ANSWER,
+    CheckId::HOOK_DECISION,
+    CheckId::HOOK_ALIVE,
+    CheckId::HOOK_TIMEOUT,
+    CheckId::HOOK_HANDLER_ERRORS,
+    CheckId::HOOK_LATENCY,
+];
 
 /// What the hook drive has seen so far, across both phases.
 #[derive(Default)]
@@ -51,7 +58,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// `db_write` and `rpc_command` sent before `init`, as a real node may.
-    pub(super) fn hooks_before_init(&mut self, proc: &mut PluginProcess) {
+    pub(super) fn hooks_before_init(&mut self, c: &mut Conn) {
         if self.h.handshake_only || self.h.scenario.is_some() {
             return;
         }
@@ -59,7 +66,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         for hook in hooks {
             let Some((variant, bytes)) = self.profile.hook_variants.get(&hook).and_then(|v| v.first()).cloned() else { continue };
             let label = if variant.is_empty() { "before init".to_owned() } else { format!("{variant}, before init") };
-            if !self.fire_hook(proc, &hook, &label, &bytes) {
+            if !self.fire_hook(c, &hook, &label, &bytes) {
                 return;
             }
         }
@@ -67,10 +74,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// Every registered hook with every payload variant of the profile,
     /// then once more with a field no release sends yet.
-    pub(super) fn hooks_after_init(&mut self, proc: &mut PluginProcess) {
+    pub(super) fn hooks_after_init(&mut self, c: &mut Conn) {
         let hooks = self.registered_hooks();
         if hooks.is_empty() {
-            self.not_applicable.extend(HOOK_CHECKS);
+            self.rec.not_applicable.extend(HOOK_CHECKS);
             return;
         }
         'all: for hook in &hooks {
@@ -80,12 +87,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
             for (variant, bytes) in &variants {
                 let label = if variant.is_empty() { "as lightningd sends it".to_owned() } else { format!("variant '{variant}'") };
-                if !self.fire_hook(proc, hook, &label, bytes) {
+                if !self.fire_hook(c, hook, &label, bytes) {
                     break 'all;
                 }
             }
             let extra = crate::notify::with_extra_field(&variants[0].1);
-            if !self.fire_hook(proc, hook, "with a field no release sends yet", &extra) {
+            if !self.fire_hook(c, hook, "with a field no release sends yet", &extra) {
                 break;
             }
         }
@@ -94,8 +101,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// Sends one hook request and judges the answer; false when the drive
     /// must stop (the plugin stalled, died or lightningd would stop).
-    fn fire_hook(&mut self, proc: &mut PluginProcess, hook: &str, label: &str, bytes: &[u8]) -> bool {
-        if self.stop_reason.is_some() || self.stdout_eof || self.hooks.stalled {
+    fn fire_hook(&mut self, c: &mut Conn, hook: &str, label: &str, bytes: &[u8]) -> bool {
+        if self.rec.stop_reason.is_some() || c.stdout_eof || self.hooks.stalled {
             return false;
         }
         let Some(doc) = crate::jsmn::Doc::parse(bytes) else { return true };
@@ -105,11 +112,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let what = format!("the '{hook}' hook ({label})");
         let errors_before = self.handler_errors.len();
         self.current = Some(what.clone());
-        self.send_request(proc, hook, &id, &params_text);
-        let waited = self.wait_until(proc, &id, Instant::now() + self.h.timeout);
+        self.send_request(c, hook, &id, &params_text);
+        let waited = self.wait_until(c, &id, Instant::now() + self.h.timeout);
         // pyln-client logs a failed handler's traceback after its answer.
         if matches!(waited, Waited::Answer(..)) && self.handler_errors[errors_before..].iter().any(|e| e.2) {
-            self.pump(proc, Instant::now() + self.h.quiet);
+            self.pump(c, Instant::now() + self.h.quiet);
         }
         self.current = None;
         let lines: Vec<(String, String, bool)> = self.handler_errors.drain(errors_before..).collect();
@@ -138,8 +145,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         "terminated".to_owned()
                     }
                     HookVerdict::Fatal(text) => {
-                        self.finding(&Finding {
-                            check: "hook/answer",
+                        self.rec.finding(&Finding {
+                            check: CheckId::HOOK_ANSWER,
                             reason: format!("{what}: {}", wire::sanitize(text)),
                             effect: Effect::Fatal(text.clone()),
                         });
@@ -157,13 +164,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         "Plugin '{path}' returned an invalid response to the db_write hook: {{\"jsonrpc\":\"2.0\",\"id\":{},\"error\":{{\"code\":-4,\"message\":\"Plugin terminated before replying to RPC call.\"}}}}",
                         id.token()
                     );
-                    self.finding(&Finding {
-                        check: "hook/alive",
+                    self.rec.finding(&Finding {
+                        check: CheckId::HOOK_ALIVE,
                         reason: format!("exited while handling {what}"),
                         effect: Effect::Fatal(text),
                     });
                 } else {
-                    self.finding(&Finding::kill("hook/alive", format!("exited during normal operation (while handling {what})")));
+                    self.rec
+                        .finding(&Finding::kill(CheckId::HOOK_ALIVE, format!("exited during normal operation (while handling {what})")));
                 }
                 false
             }
@@ -176,8 +184,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     "peer_connected" => "the peer is never fully connected",
                     _ => "what waits on the hook never completes",
                 };
-                self.finding(&Finding {
-                    check: "hook/timeout",
+                self.rec.finding(&Finding {
+                    check: CheckId::HOOK_TIMEOUT,
                     reason: format!(
                         "no answer to {what} within {:.1} s: lightningd waits for ever, and {consequence}",
                         self.h.timeout.as_secs_f64()
@@ -196,7 +204,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// The checks that sum up the whole drive.
     fn judge_hooks(&mut self) {
         // After a stall the rest of the drive never ran: not reached.
-        if self.stop_reason.is_some() || self.hooks.stalled {
+        if self.rec.stop_reason.is_some() || self.hooks.stalled {
             return;
         }
         let answers = std::mem::take(&mut self.hooks.answers);
@@ -206,22 +214,25 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             *decisions.entry(a.3.as_str()).or_default() += 1;
         }
         let summary = decisions.iter().map(|(d, n)| format!("{d} ×{n}")).collect::<Vec<_>>().join(", ");
-        self.pass("hook/timeout", format!("answered all {} hook requests within {:.1} s", answers.len(), self.h.timeout.as_secs_f64()));
-        self.pass("hook/alive", format!("survived {} requests to {} hooks", answers.len(), hooks.len()));
-        self.pass("hook/answer", format!("lightningd accepts every answer: {summary}"));
+        self.rec.pass(
+            CheckId::HOOK_TIMEOUT,
+            format!("answered all {} hook requests within {:.1} s", answers.len(), self.h.timeout.as_secs_f64()),
+        );
+        self.rec.pass(CheckId::HOOK_ALIVE, format!("survived {} requests to {} hooks", answers.len(), hooks.len()));
+        self.rec.pass(CheckId::HOOK_ANSWER, format!("lightningd accepts every answer: {summary}"));
         match self.hooks.decisions.first().cloned() {
-            None => self.pass("hook/decision", "no answer lightningd would only log or take for a death"),
+            None => self.rec.pass(CheckId::HOOK_DECISION, "no answer lightningd would only log or take for a death"),
             Some(first) => {
                 let n = self.hooks.decisions.len();
-                self.finding(&Finding {
-                    check: "hook/decision",
+                self.rec.finding(&Finding {
+                    check: CheckId::HOOK_DECISION,
                     reason: format!("{n} answer(s); the first: {first}"),
                     effect: Effect::Logged,
                 });
             }
         }
         match self.hooks.handler_errors.first().cloned() {
-            None => self.pass("hook/handler-errors", "no hook handler logged an error"),
+            None => self.rec.pass(CheckId::HOOK_HANDLER_ERRORS, "no hook handler logged an error"),
             Some((what, lines)) => {
                 let last = lines
                     .iter()
@@ -234,7 +245,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     .to_owned();
                 let n = self.hooks.handler_errors.len();
                 let reason = format!("{n} hook request(s) failed in the handler; {what} was answered after: {last}");
-                self.finding(&Finding { check: "hook/handler-errors", reason, effect: Effect::Logged });
+                self.rec.finding(&Finding { check: CheckId::HOOK_HANDLER_ERRORS, reason, effect: Effect::Logged });
             }
         }
         if let Some(slowest) = answers.iter().max_by_key(|a| a.2) {
@@ -249,17 +260,17 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 slowest.1
             );
             let max = slowest.2;
-            self.record("hook/latency", Outcome::Pass, message, None, Some(max));
+            self.rec.record(CheckId::HOOK_LATENCY, Outcome::Pass, message, None, Some(max));
         }
     }
 
     /// The user's consented calls to the plugin's methods, each in object
     /// and array form (§10.1), `deprecated_oneshot` first when subscribed;
     /// then `check` and `setconfig`.
-    pub(super) fn calls(&mut self, proc: &mut PluginProcess) {
+    pub(super) fn calls(&mut self, c: &mut Conn) {
         let m = self.manifest.clone().unwrap_or_default();
         if self.h.calls.is_empty() {
-            self.not_applicable.push("method/answer");
+            self.rec.not_applicable.push(CheckId::METHOD_ANSWER);
         }
         let mut problems = Vec::new();
         let mut sent = 0;
@@ -269,19 +280,19 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 continue;
             };
             for (form, p) in forms(&decl.usage, &params) {
-                if self.stop_reason.is_some() {
+                if self.rec.stop_reason.is_some() {
                     return;
                 }
                 if self.subscriptions().iter().any(|s| s == "deprecated_oneshot") {
                     if let Some(bytes) = crate::notify::message(&self.profile, "deprecated_oneshot") {
                         self.current = Some("deprecated_oneshot".into());
-                        self.send(proc, bytes);
-                        self.pump(proc, Instant::now() + self.h.quiet);
+                        self.send(c, bytes);
+                        self.pump(c, Instant::now() + self.h.quiet);
                         self.current = None;
                     }
                 }
                 sent += 1;
-                match self.forwarded(proc, &method, &p.to_string()) {
+                match self.forwarded(c, &method, &p.to_string()) {
                     Err(why) => problems.push(format!("'{method}' with params in {form} form: {why}")),
                     Ok(doc) => {
                         if let Answer::Malformed(why) = passthrough::judge_method(&doc) {
@@ -293,24 +304,25 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
         if !self.h.calls.is_empty() {
             if problems.is_empty() {
-                self.pass("method/answer", format!("{sent} forwarded calls answered with a result or a well-formed error"));
+                self.rec.pass(CheckId::METHOD_ANSWER, format!("{sent} forwarded calls answered with a result or a well-formed error"));
             } else {
-                self.finding(&Finding { check: "method/answer", reason: problems.join("; "), effect: Effect::Ignored });
+                self.rec.finding(&Finding { check: CheckId::METHOD_ANSWER, reason: problems.join("; "), effect: Effect::Ignored });
             }
         }
-        self.check_and_setconfig(proc, &m);
+        self.check_and_setconfig(c, &m);
     }
 
     /// Sends a forwarded request and waits for its answer.
-    fn forwarded(&mut self, proc: &mut PluginProcess, method: &str, params: &str) -> Result<crate::jsmn::Doc, String> {
+    fn forwarded(&mut self, c: &mut Conn, method: &str, params: &str) -> Result<crate::jsmn::Doc, String> {
         let id = self.passthrough_id(method);
-        self.pending.insert(id.token(), Pending { sent: Instant::now() });
+        c.expect(&id);
         let bytes = passthrough::forwarded_request(&id, method, params);
-        self.send(proc, bytes);
-        match self.wait_until(proc, &id, Instant::now() + self.h.timeout) {
+        self.send(c, bytes);
+        match self.wait_until(c, &id, Instant::now() + self.h.timeout) {
             Waited::Answer(m, _) => Ok(m.doc),
             Waited::Exited => {
-                self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (while handling '{method}')")));
+                self.rec
+                    .finding(&Finding::kill(CheckId::NOTIFY_ALIVE, format!("exited during normal operation (while handling '{method}')")));
                 Err("the plugin exited before answering".into())
             }
             Waited::TimedOut => Err(format!("no answer within {:.1} s (lightningd waits for ever)", self.h.timeout.as_secs_f64())),
@@ -323,15 +335,15 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// `setconfig` for every dynamic option, with its current value
     /// (§10.3), and `check setconfig` for a `cancheck` plugin (§10.2).
-    fn check_and_setconfig(&mut self, proc: &mut PluginProcess, m: &Manifest) {
+    fn check_and_setconfig(&mut self, c: &mut Conn, m: &Manifest) {
         let dynamic: Vec<crate::manifest::OptionDecl> = m.options.iter().filter(|o| o.dynamic).cloned().collect();
         if !self.profile.manifest.option_dynamic || dynamic.is_empty() {
-            self.not_applicable.push("setconfig/answer");
+            self.rec.not_applicable.push(CheckId::SETCONFIG_ANSWER);
         }
         if !self.profile.manifest.cancheck || !m.cancheck {
-            self.not_applicable.push("check/answer");
+            self.rec.not_applicable.push(CheckId::CHECK_ANSWER);
         }
-        if self.profile.manifest.cancheck && m.cancheck && self.stop_reason.is_none() {
+        if self.profile.manifest.cancheck && m.cancheck && self.rec.stop_reason.is_none() {
             let (command, params) = match (self.h.calls.first(), dynamic.first()) {
                 (Some((method, Value::Object(p))), _) => (method.clone(), p.clone()),
                 (_, Some(o)) => {
@@ -345,26 +357,27 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 _ => (String::new(), serde_json::Map::new()),
             };
             if command.is_empty() {
-                self.not_applicable.push("check/answer");
+                self.rec.not_applicable.push(CheckId::CHECK_ANSWER);
             } else {
                 let id = self.passthrough_id("check");
-                self.pending.insert(id.token(), Pending { sent: Instant::now() });
-                self.send(proc, passthrough::check_request(&id, &command, &params));
+                c.expect(&id);
+                self.send(c, passthrough::check_request(&id, &command, &params));
                 let what = format!("check {command}");
-                match self.wait_until(proc, &id, Instant::now() + self.h.timeout) {
+                match self.wait_until(c, &id, Instant::now() + self.h.timeout) {
                     Waited::Answer(msg, _) => match passthrough::judge_method(&msg.doc) {
-                        Answer::Malformed(why) => self.finding(&Finding {
-                            check: "check/answer",
+                        Answer::Malformed(why) => self.rec.finding(&Finding {
+                            check: CheckId::CHECK_ANSWER,
                             reason: format!("`{what}`: {why}: {}", msg.text()),
                             effect: Effect::Ignored,
                         }),
-                        _ => self.pass("check/answer", format!("`{what}` answered: {}", msg.text())),
+                        _ => self.rec.pass(CheckId::CHECK_ANSWER, format!("`{what}` answered: {}", msg.text())),
                     },
-                    Waited::Exited => {
-                        self.finding(&Finding::kill("notify/alive", format!("exited during normal operation (while handling `{what}`)")))
-                    }
-                    Waited::TimedOut => self.finding(&Finding {
-                        check: "check/answer",
+                    Waited::Exited => self.rec.finding(&Finding::kill(
+                        CheckId::NOTIFY_ALIVE,
+                        format!("exited during normal operation (while handling `{what}`)"),
+                    )),
+                    Waited::TimedOut => self.rec.finding(&Finding {
+                        check: CheckId::CHECK_ANSWER,
                         reason: format!("`{what}`: no answer within {:.1} s", self.h.timeout.as_secs_f64()),
                         effect: Effect::Ignored,
                     }),
@@ -378,14 +391,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let mut problems = Vec::new();
         let mut accepted = Vec::new();
         for o in &dynamic {
-            if self.stop_reason.is_some() {
+            if self.rec.stop_reason.is_some() {
                 return;
             }
             let val = self.option_value(o);
             let id = self.passthrough_id("setconfig");
-            self.pending.insert(id.token(), Pending { sent: Instant::now() });
-            self.send(proc, passthrough::setconfig_request(&id, &o.name, val.as_deref(), o.multi));
-            match self.wait_until(proc, &id, Instant::now() + self.h.timeout) {
+            c.expect(&id);
+            self.send(c, passthrough::setconfig_request(&id, &o.name, val.as_deref(), o.multi));
+            match self.wait_until(c, &id, Instant::now() + self.h.timeout) {
                 Waited::Answer(msg, _) => match passthrough::judge_setconfig(&o.name, &msg.doc) {
                     SetconfigVerdict::Accepted => accepted.push(format!("{} accepted", o.name)),
                     SetconfigVerdict::Refused { code, message } => accepted.push(format!("{} refused ({code}: {message})", o.name)),
@@ -396,8 +409,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     )),
                 },
                 Waited::Exited => {
-                    self.finding(&Finding::kill(
-                        "notify/alive",
+                    self.rec.finding(&Finding::kill(
+                        CheckId::NOTIFY_ALIVE,
                         format!("exited during normal operation (while handling setconfig {})", o.name),
                     ));
                     return;
@@ -411,9 +424,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
         if !dynamic.is_empty() {
             if problems.is_empty() {
-                self.pass("setconfig/answer", format!("setconfig with each dynamic option's current value: {}", accepted.join(", ")));
+                self.rec.pass(
+                    CheckId::SETCONFIG_ANSWER,
+                    format!("setconfig with each dynamic option's current value: {}", accepted.join(", ")),
+                );
             } else {
-                self.finding(&Finding { check: "setconfig/answer", reason: problems.join("; "), effect: Effect::Logged });
+                self.rec.finding(&Finding { check: CheckId::SETCONFIG_ANSWER, reason: problems.join("; "), effect: Effect::Logged });
             }
         }
     }

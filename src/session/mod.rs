@@ -5,26 +5,31 @@
 
 mod abuse;
 mod after_init;
+mod conn;
 mod driver;
 mod hooks;
+mod recorder;
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::checks::{self, CheckResult, Effect, Outcome, Tier, CATALOGUE};
+use crate::checks::{CheckId, Effect, Outcome, Tier};
 use crate::error::Error;
 use crate::events::{Direction, Event, Frame, Sink};
 use crate::init::{self, Configuration, InitVerdict, OptionSetting};
 use crate::manifest::{self, Finding, Manifest};
-use crate::process::{strerror, Output, PluginProcess, Spawn};
+use crate::messages::{self, Notice};
+use crate::process::{strerror, Output, Spawn};
 use crate::profile::{Profile, StringIds};
 use crate::report::{LogLine, Report, Verdict};
 use crate::rpc::MockRpc;
-use crate::wire::{self, Decoder, Id, Incoming, Kind, Message, WireKill};
+use crate::wire::{self, Id, Incoming, Kind, Message, WireKill};
+
+pub(crate) use conn::Conn;
+use recorder::Recorder;
 
 /// A configured run: which plugin, as which lightningd, with what options.
 ///
@@ -408,42 +413,23 @@ enum Waited {
     Killed(Finding),
 }
 
-struct Pending {
-    sent: Instant,
-}
-
-/// One run.
+/// One run: the harness's settings, the recorder of results, and what the
+/// run has learned about the plugin. Each process it starts is a [`Conn`].
 pub(crate) struct Session<'h, 's, 'd> {
     h: &'h Harness,
     profile: Profile,
     program: Program,
     dir: PathBuf,
-    sinks: &'s mut [&'d mut dyn Sink],
-    start: Instant,
-    results: Vec<CheckResult>,
-    verdict: Verdict,
-    decoder: Decoder,
-    pending: HashMap<String, Pending>,
-    answered: Vec<String>,
+    rec: Recorder<'h, 's, 'd>,
     next_id: u64,
     string_ids: bool,
     manifest: Option<Manifest>,
     log: Vec<LogLine>,
-    stderr: Vec<u8>,
-    stdout_eof: bool,
-    stderr_eof: bool,
-    stop_reason: Option<String>,
     /// The notification whose quiet window is open, for attribution.
     current: Option<String>,
     /// Log lines received while a notification was handled, and whether
     /// each reports an error.
     handler_errors: Vec<(String, String, bool)>,
-    /// Checks this run cannot apply (e.g. shutdown/exit without the
-    /// subscription).
-    not_applicable: Vec<&'static str>,
-    /// In the robust phase, findings about the throwaway process are kept
-    /// here instead of becoming results.
-    quiet_findings: Option<Vec<Finding>>,
     spec: Option<Spawn>,
     /// A mistake of the user's found mid-run (an option value): the run
     /// ends with this error once the plugin is cleaned up.
@@ -456,35 +442,23 @@ pub(crate) struct Session<'h, 's, 'd> {
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
     pub(crate) fn new(h: &'h Harness, profile: Profile, program: Program, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
-        let decoder = Decoder::new(&profile.parser).with_cap(h.max_pending);
         let string_ids = profile.string_ids == StringIds::Always;
         // Ids come from one node-wide counter: never 0 for this plugin, and
         // not predictable (§4.1).
         let next_id = 17 + (std::process::id() as u64 % 97);
+        let rec = Recorder::new(h, profile.clone(), sinks);
         Session {
             h,
             profile,
             program,
             dir,
-            sinks,
-            start: Instant::now(),
-            results: Vec::new(),
-            verdict: Verdict::Accepted,
-            decoder,
-            pending: HashMap::new(),
-            answered: Vec::new(),
+            rec,
             next_id,
             string_ids,
             manifest: None,
             log: Vec::new(),
-            stderr: Vec::new(),
-            stdout_eof: false,
-            stderr_eof: false,
-            stop_reason: None,
             current: None,
             handler_errors: Vec::new(),
-            not_applicable: Vec::new(),
-            quiet_findings: None,
             spec: None,
             usage_error: None,
             init_note: None,
@@ -492,116 +466,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
-    fn emit(&mut self, e: Event) {
-        for s in self.sinks.iter_mut() {
-            s.event(&e);
-        }
-    }
-
-    fn ms(&self, at: Instant) -> f64 {
-        at.saturating_duration_since(self.start).as_secs_f64() * 1000.0
-    }
-
-    fn tier(&self, id: &str) -> Tier {
-        checks::find(id).and_then(|c| c.tier_for(&self.profile)).unwrap_or(Tier::Info)
-    }
-
-    fn applies(&self, id: &str) -> bool {
-        if !self.h.only.is_empty() && !self.h.only.iter().any(|p| id.starts_with(p.as_str())) {
-            return false;
-        }
-        if self.not_applicable.contains(&id) {
-            return false;
-        }
-        let dynamic_only = matches!(id, "manifest/start-params" | "manifest/dynamic-start");
-        let expectation_only = id == "subscriptions/expected";
-        if self.h.handshake_only
-            && ["notify/no-reply", "notify/handler-errors", "notify/alive", "frame/", "robust/"].iter().any(|p| id.starts_with(p))
-        {
-            return false;
-        }
-        if id.starts_with("frame/") && self.h.scenario.is_some() {
-            return false;
-        }
-        if (id == "scenario/steps" && self.h.scenario.is_none()) || (id == "snapshot/surface" && self.h.snapshot.is_none()) {
-            return false;
-        }
-        checks::find(id).and_then(|c| c.tier_for(&self.profile)).is_some()
-            && (!dynamic_only || self.h.dynamic)
-            && (!expectation_only || self.h.expect_subscriptions.is_some())
-    }
-
-    fn recorded(&self, id: &str) -> bool {
-        self.results.iter().any(|r| r.id == id)
-    }
-
-    fn record(&mut self, id: &'static str, outcome: Outcome, message: String, effect: Option<Effect>, latency: Option<Duration>) {
-        self.record_as(id, self.tier(id), outcome, message, effect, latency);
-    }
-
-    fn record_as(
-        &mut self,
-        id: &'static str,
-        tier: Tier,
-        outcome: Outcome,
-        message: String,
-        effect: Option<Effect>,
-        latency: Option<Duration>,
-    ) {
-        if !self.applies(id) || self.recorded(id) {
-            return;
-        }
-        let hint = matches!(outcome, Outcome::Fail | Outcome::Warn).then(|| checks::find(id).map(|c| c.hint.to_owned())).flatten();
-        let r = CheckResult { id, tier, outcome, message, effect, hint, latency };
-        self.results.push(r.clone());
-        self.emit(Event::Check(r));
-    }
-
-    fn pass(&mut self, id: &'static str, message: impl Into<String>) {
-        self.record(id, Outcome::Pass, message.into(), None, None);
-    }
-
-    /// A finding: its outcome follows from the tier.
-    fn finding(&mut self, f: &Finding) {
-        self.finding_as(f, self.tier(f.check));
-    }
-
-    /// A finding whose tier depends on what was found, not only on the check.
-    fn finding_as(&mut self, f: &Finding, tier: Tier) {
-        if let Some(q) = self.quiet_findings.as_mut() {
-            q.push(f.clone());
-            self.stop_reason.get_or_insert(f.reason.clone());
-            return;
-        }
-        let outcome = match tier {
-            Tier::Kill | Tier::Must => Outcome::Fail,
-            Tier::Robust if self.h.strict => Outcome::Fail,
-            Tier::Robust | Tier::Info => Outcome::Warn,
-        };
-        let message = match &f.effect {
-            // What lightningd logs, as its log shows it.
-            Effect::Kill | Effect::Disabled => format!("Killing plugin: {}", wire::sanitize(&f.reason)),
-            Effect::Logged => wire::sanitize(&f.reason),
-            // The harness's own words.
-            Effect::Ignored | Effect::Fatal(_) => f.reason.clone(),
-        };
-        self.record_as(f.check, tier, outcome, message, Some(f.effect.clone()), None);
-        match &f.effect {
-            Effect::Kill if tier == Tier::Kill => {
-                self.verdict = Verdict::Killed { check: f.check.into(), reason: f.reason.clone() };
-                self.stop_reason.get_or_insert(format!("lightningd kills the plugin at {}", f.check));
-            }
-            Effect::Fatal(text) => {
-                self.verdict = Verdict::Fatal { check: f.check.into(), reason: text.clone() };
-                self.stop_reason.get_or_insert(format!("lightningd stops at {}", f.check));
-            }
-            Effect::Disabled => {
-                self.verdict =
-                    Verdict::Disabled { check: f.check.into(), reason: f.reason.split_once(": ").map(|x| x.1).unwrap_or("").to_owned() };
-                self.stop_reason.get_or_insert("the plugin disabled itself".to_owned());
-            }
-            _ => {}
-        }
+    /// Starts a process of this run's plugin.
+    fn spawn(&self, spec: &Spawn) -> std::io::Result<Conn> {
+        Conn::spawn(spec, &self.profile, self.h.max_pending)
     }
 
     fn new_id(&mut self, method: &str) -> Id {
@@ -614,21 +481,25 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
-    fn send(&mut self, proc: &PluginProcess, bytes: Vec<u8>) {
-        let at = self.ms(Instant::now());
-        self.emit(Event::Frame(Frame { at_ms: at, dir: Direction::ToPlugin, bytes: bytes.clone() }));
-        proc.write(bytes);
+    fn send(&mut self, c: &Conn, bytes: Vec<u8>) {
+        let at = self.rec.ms(Instant::now());
+        self.rec.emit(Event::Frame(Frame { at_ms: at, dir: Direction::ToPlugin, bytes: bytes.clone() }));
+        c.proc.write(bytes);
     }
 
-    fn send_request(&mut self, proc: &PluginProcess, method: &str, id: &Id, params: &str) {
+    fn send_request(&mut self, c: &mut Conn, method: &str, id: &Id, params: &str) {
         let bytes = wire::request_raw(id, method, params);
-        self.pending.insert(id.token(), Pending { sent: Instant::now() });
-        self.send(proc, bytes);
+        c.expect(id);
+        self.send(c, bytes);
     }
 
     fn run(&mut self) -> Result<Report, Error> {
         let plugin = self.program.plugin.display().to_string();
-        self.emit(Event::RunStarted { plugin: plugin.clone(), profile: self.profile.name.clone(), version: self.profile.version.clone() });
+        self.rec.emit(Event::RunStarted {
+            plugin: plugin.clone(),
+            profile: self.profile.name.clone(),
+            version: self.profile.version.clone(),
+        });
 
         let rpc_path = self.dir.join("lightning-rpc");
         let _ = std::fs::remove_file(&rpc_path);
@@ -645,52 +516,53 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 (a.method.clone(), body)
             })
             .collect();
-        let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.start, scripted)
+        let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.rec.start, scripted)
             .map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
 
         let spec = self.spawn_spec();
         self.spec = Some(spec.clone());
-        let mut proc = match PluginProcess::spawn(&spec) {
-            Ok(p) => p,
+        let mut c = match self.spawn(&spec) {
+            Ok(c) => c,
             Err(e) => {
                 let reason = format!("opening pipe: {}", strerror(&e));
                 let effect =
                     if self.h.dynamic { Effect::Kill } else { Effect::Fatal(format!("error starting plugin '{plugin}': {reason}")) };
-                self.finding(&Finding { check: "spawn/exec", reason, effect });
-                return Ok(self.finish(None, rpc.calls()));
+                self.rec.finding(&Finding { check: CheckId::SPAWN_EXEC, reason, effect });
+                return Ok(self.finish(None, rpc.calls(), &[]));
             }
         };
-        self.pass("spawn/exec", format!("started as pid {} in {}", proc.pid(), self.dir.display()));
+        self.rec.pass(CheckId::SPAWN_EXEC, format!("started as pid {} in {}", c.proc.pid(), self.dir.display()));
 
-        self.handshake(&mut proc, &plugin);
-        if self.stop_reason.is_none() {
+        self.handshake(&mut c, &plugin);
+        if self.rec.stop_reason.is_none() {
             self.expectations();
             match self.h.scenario.clone() {
-                Some(s) => self.scenario(&mut proc, &s, &rpc),
+                Some(s) => self.scenario(&mut c, &s, &rpc),
                 None if self.h.handshake_only => {}
                 None => {
-                    self.notifications(&mut proc);
-                    if self.stop_reason.is_none() {
-                        self.hooks_after_init(&mut proc);
+                    self.notifications(&mut c);
+                    if self.rec.stop_reason.is_none() {
+                        self.hooks_after_init(&mut c);
                     }
-                    if self.stop_reason.is_none() {
-                        self.calls(&mut proc);
+                    if self.rec.stop_reason.is_none() {
+                        self.calls(&mut c);
                     }
-                    if self.stop_reason.is_none() {
-                        self.framing(&mut proc);
+                    if self.rec.stop_reason.is_none() {
+                        self.framing(&mut c);
                     }
                 }
             }
         }
         // Unparsed output counts while the plugin runs: what a plugin
         // leaves half-written as it exits, lightningd never reads.
-        self.leftovers();
-        self.stop(&mut proc);
+        self.leftovers(&c);
+        self.stop(&mut c);
         if let Some(e) = self.usage_error.take() {
             return Err(e);
         }
-        let main_exit = proc.exit_status();
-        drop(proc);
+        let main_exit = c.proc.exit_status();
+        let stderr = std::mem::take(&mut c.stderr);
+        drop(c);
         // The report's RPC calls are the judged process's, not the robust
         // phase's throwaway ones.
         let calls = rpc.calls();
@@ -698,20 +570,20 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             && !self.h.handshake_only
             && !self.h.manifest_only
             && self.manifest.is_some()
-            && matches!(self.verdict, Verdict::Accepted)
+            && matches!(self.rec.verdict, Verdict::Accepted)
         {
             self.robust();
         }
-        Ok(self.finish(main_exit, calls))
+        Ok(self.finish(main_exit, calls, &stderr))
     }
 
-    fn handshake(&mut self, proc: &mut PluginProcess, plugin: &str) {
+    fn handshake(&mut self, c: &mut Conn, plugin: &str) {
         // getmanifest (§5.1). v23.02 always used a numeric id for it.
         let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
         let params = json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string();
-        self.send_request(proc, "getmanifest", &id, &params);
-        let waited = self.wait_for(proc, &id);
-        let msg = match self.judge_wait(waited, "getmanifest") {
+        self.send_request(c, "getmanifest", &id, &params);
+        let waited = self.wait_for(c, &id);
+        let msg = match self.judge_wait(c, waited, "getmanifest") {
             Some(m) => m,
             None => return,
         };
@@ -728,20 +600,20 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         };
         let judgement = manifest::judge(&msg.doc, &cx);
         for id in judgement.passed.clone() {
-            self.pass(id, checks::find(id).map(|c| c.requirement).unwrap_or(""));
+            self.rec.pass(id, id.def().requirement);
         }
         let manifest = match judgement.result {
             Ok(m) => m,
             Err(f) => {
-                self.finding(&f);
+                self.rec.finding(&f);
                 return;
             }
         };
         for w in &judgement.warnings {
-            self.finding(w);
+            self.rec.finding(w);
         }
         if judgement.warnings.is_empty() {
-            self.pass("manifest/topics", format!("subscriptions: {}", list(&manifest.subscriptions)));
+            self.rec.pass(CheckId::MANIFEST_TOPICS, format!("subscriptions: {}", list(&manifest.subscriptions)));
         }
         if self.profile.string_ids == StringIds::OptIn {
             // §4.2: the mode is on when asked for, or, when not said, when
@@ -751,7 +623,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.manifest = Some(manifest.clone());
         self.compare_snapshot(&manifest);
         if self.h.manifest_only {
-            self.stop_reason = Some("the manifest was all that was asked for".into());
+            self.rec.stop_reason = Some("the manifest was all that was asked for".into());
             return;
         }
 
@@ -765,7 +637,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let params = match init::params(&self.profile, &manifest, &self.h.options, &config) {
             Ok(p) => p,
             Err(e) => {
-                self.stop_reason = Some(format!("option -o {}: {}", e.spec, e.message));
+                self.rec.stop_reason = Some(format!("option -o {}: {}", e.spec, e.message));
                 self.usage_error = Some(Error::BadOption { spec: e.spec, message: e.message });
                 return;
             }
@@ -776,47 +648,40 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.init_note = Some("; lightningd copied an int option verbatim (such as 0x10, 010 or +5), which made init invalid JSON (§6.1): give ints in plain decimal".into());
         }
         // §9.1: hooks are not gated on init.
-        self.hooks_before_init(proc);
-        if self.stop_reason.is_some() {
+        self.hooks_before_init(c);
+        if self.rec.stop_reason.is_some() {
             return;
         }
         let id = self.new_id("init");
-        self.send_request(proc, "init", &id, &params);
-        let waited = self.wait_for(proc, &id);
-        let Some(msg) = self.judge_wait(waited, "init") else { return };
+        self.send_request(c, "init", &id, &params);
+        let waited = self.wait_for(c, &id);
+        let Some(msg) = self.judge_wait(c, waited, "init") else { return };
         match init::judge(&msg.doc) {
             InitVerdict::Disabled(f) => {
-                self.pass("init/result", "init answered");
-                self.finding(&f);
+                self.rec.pass(CheckId::INIT_RESULT, "init answered");
+                self.rec.finding(&f);
                 return;
             }
             InitVerdict::AcceptedOddly(f) => {
-                self.pass("init/disable", "the plugin did not disable itself");
-                self.finding(&f);
+                self.rec.pass(CheckId::INIT_DISABLE, "the plugin did not disable itself");
+                self.rec.finding(&f);
             }
             InitVerdict::Accepted => {
-                self.pass("init/disable", "the plugin did not disable itself");
-                self.pass("init/result", "init answered with a result object");
+                self.rec.pass(CheckId::INIT_DISABLE, "the plugin did not disable itself");
+                self.rec.pass(CheckId::INIT_RESULT, "init answered with a result object");
             }
         }
 
         // After init the plugin must keep running (§1.4).
         let until = Instant::now() + self.h.settle;
-        let exited = self.pump(proc, until);
-        if self.stop_reason.is_some() {
+        let exited = self.pump(c, until);
+        if self.rec.stop_reason.is_some() {
             return;
         }
         if exited {
-            self.finding(&Finding::kill("lifecycle/alive", "exited during normal operation"));
+            self.rec.finding(&Finding::kill(CheckId::LIFECYCLE_ALIVE, "exited during normal operation"));
         } else {
-            self.pass("lifecycle/alive", format!("still running {} ms after init", self.h.settle.as_millis()));
-        }
-    }
-
-    /// Adds a note to a recorded result's message.
-    fn annotate(&mut self, id: &str, note: &str) {
-        if let Some(r) = self.results.iter_mut().find(|r| r.id == id) {
-            r.message.push_str(note);
+            self.rec.pass(CheckId::LIFECYCLE_ALIVE, format!("still running {} ms after init", self.h.settle.as_millis()));
         }
     }
 
@@ -831,20 +696,20 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             None => Some(format!("no snapshot at {} yet", path.display())),
         };
         match changed {
-            None => self.pass("snapshot/surface", format!("matches {}", path.display())),
+            None => self.rec.pass(CheckId::SNAPSHOT_SURFACE, format!("matches {}", path.display())),
             Some(_) if update => {
                 let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::write(&path, &current));
                 match written {
-                    Ok(()) => self.record("snapshot/surface", Outcome::Warn, format!("updated {}", path.display()), None, None),
-                    Err(e) => self.finding(&Finding {
-                        check: "snapshot/surface",
+                    Ok(()) => self.rec.record(CheckId::SNAPSHOT_SURFACE, Outcome::Warn, format!("updated {}", path.display()), None, None),
+                    Err(e) => self.rec.finding(&Finding {
+                        check: CheckId::SNAPSHOT_SURFACE,
                         reason: format!("cannot write {}: {e}", path.display()),
                         effect: Effect::Ignored,
                     }),
                 }
             }
-            Some(d) => self.finding(&Finding {
-                check: "snapshot/surface",
+            Some(d) => self.rec.finding(&Finding {
+                check: CheckId::SNAPSHOT_SURFACE,
                 reason: format!("the surface differs from {}:\n{}", path.display(), d.trim_end()),
                 effect: Effect::Ignored,
             }),
@@ -858,64 +723,60 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// Reads the plugin's output until `deadline`; true if stdout hit EOF.
-    fn pump(&mut self, proc: &mut PluginProcess, deadline: Instant) -> bool {
-        while !self.stdout_eof && self.stop_reason.is_none() {
-            let Some(out) = proc.next_output(deadline) else { break };
-            if let Some(Waited::Killed(f)) = self.take_output(out, None) {
+    fn pump(&mut self, c: &mut Conn, deadline: Instant) -> bool {
+        while !c.stdout_eof && self.rec.stop_reason.is_none() {
+            let Some(out) = c.proc.next_output(deadline) else { break };
+            if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
                 self.killed(f);
             }
         }
-        self.stdout_eof
+        c.stdout_eof
     }
 
     /// A kill, attributed to the notification being handled, if any: a
     /// reply without id to a notification is a malformed notification to
     /// lightningd (§3), and `notify/no-reply` at kill tier.
     fn killed(&mut self, f: Finding) {
-        if let (Some(topic), "wire/notification") = (self.current.clone(), f.check) {
-            self.finding_as(
+        if let (Some(topic), CheckId::WIRE_NOTIFICATION) = (self.current.clone(), f.check) {
+            self.rec.finding_as(
                 &Finding {
-                    check: "notify/no-reply",
+                    check: CheckId::NOTIFY_NO_REPLY,
                     reason: format!("{} (a reply to the '{topic}' notification)", f.reason),
                     effect: Effect::Kill,
                 },
                 Tier::Kill,
             );
         }
-        self.finding(&f);
+        self.rec.finding(&f);
     }
 
     /// Handles one piece of output. Returns a verdict when it ends a wait.
-    fn take_output(&mut self, out: Output, want: Option<&str>) -> Option<Waited> {
+    fn take_output(&mut self, c: &mut Conn, out: Output, want: Option<&str>) -> Option<Waited> {
         match out {
             Output::Stderr(at, bytes) => {
-                let at = self.ms(at);
-                self.stderr.extend_from_slice(&bytes);
-                if self.stderr.len() > 64 * 1024 {
-                    let cut = self.stderr.len() - 32 * 1024;
-                    self.stderr.drain(..cut);
-                }
-                self.emit(Event::Frame(Frame { at_ms: at, dir: Direction::Stderr, bytes }));
+                let at = self.rec.ms(at);
+                c.keep_stderr(&bytes);
+                self.rec.emit(Event::Frame(Frame { at_ms: at, dir: Direction::Stderr, bytes }));
                 None
             }
             Output::StdoutEof(_) => {
-                self.stdout_eof = true;
+                c.stdout_eof = true;
                 Some(Waited::Exited)
             }
             Output::StderrEof(_) => {
-                self.stderr_eof = true;
+                c.stderr_eof = true;
                 None
             }
             Output::Stdout(at, bytes) => {
-                let at_ms = self.ms(at);
-                self.emit(Event::Frame(Frame { at_ms, dir: Direction::FromPlugin, bytes: bytes.clone() }));
+                let at_ms = self.rec.ms(at);
+                self.rec.emit(Event::Frame(Frame { at_ms, dir: Direction::FromPlugin, bytes: bytes.clone() }));
                 let mut answer = None;
-                for inc in self.decoder.feed(&bytes) {
+                for inc in c.decoder.feed(&bytes) {
                     match inc {
                         Incoming::Kill(WireKill { check, reason }) => return Some(Waited::Killed(Finding::kill(check, reason))),
                         Incoming::Overflow(n) => {
                             return Some(Waited::Killed(Finding {
-                                check: "wire/size",
+                                check: CheckId::WIRE_SIZE,
                                 reason: format!(
                                     "{n} bytes on stdout without a complete message; the harness stops reading past {} bytes",
                                     self.h.max_pending
@@ -924,7 +785,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                             }))
                         }
                         Incoming::Message(m) => {
-                            if let Some(w) = self.take_message(m, want, at, at_ms, &mut answer) {
+                            if let Some(w) = self.take_message(c, m, want, at, at_ms, &mut answer) {
                                 return Some(w);
                             }
                         }
@@ -935,130 +796,69 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
-    fn take_message(&mut self, m: Message, want: Option<&str>, at: Instant, at_ms: f64, answer: &mut Option<Waited>) -> Option<Waited> {
-        match &m.kind {
+    fn take_message(
+        &mut self,
+        c: &mut Conn,
+        m: Message,
+        want: Option<&str>,
+        at: Instant,
+        at_ms: f64,
+        answer: &mut Option<Waited>,
+    ) -> Option<Waited> {
+        let notice = match &m.kind {
             Kind::Response { id } => {
-                if let Some(p) = self.pending.remove(id) {
-                    self.answered.push(id.clone());
+                if let Some(p) = c.pending.remove(id) {
+                    c.answered.push(id.clone());
                     if want == Some(id.as_str()) {
                         let latency = at.saturating_duration_since(p.sent);
                         *answer = Some(Waited::Answer(m, latency));
                     }
                     return None;
                 }
-                let why = if self.answered.contains(id) {
-                    format!("a second answer to request {id}")
-                } else {
-                    let near = self.pending.keys().find(|k| unescape_eq(k, id)).cloned();
-                    match near {
-                        Some(k) => format!("a response whose id {id} is not byte-for-byte the pending id {k}: echo the id token exactly, without re-escaping"),
-                        None => format!("a response to no pending request (id {id})"),
-                    }
-                };
-                if let Some(topic) = self.current.clone() {
-                    let reason = format!("Received a JSON-RPC response for non-existent request '{id}'");
-                    if self.profile.parser.kill_on_unknown_id {
-                        return Some(Waited::Killed(Finding::kill("notify/no-reply", reason)));
-                    }
-                    self.finding(&Finding {
-                        check: "notify/no-reply",
-                        reason: format!(
-                            "replied to the '{topic}' notification, which has no id (lightningd ignores the reply): {}",
-                            m.text()
-                        ),
-                        effect: Effect::Ignored,
-                    });
-                    return None;
-                }
-                if self.profile.parser.kill_on_unknown_id {
-                    return Some(Waited::Killed(Finding::kill(
-                        "wire/unknown-id",
-                        format!("Received a JSON-RPC response for non-existent request '{id}'"),
-                    )));
-                }
-                self.finding(&Finding {
-                    check: "wire/unknown-id",
-                    reason: format!("{why}; lightningd ignores it: {}", m.text()),
-                    effect: Effect::Ignored,
-                });
+                let before = c.answered.contains(id);
+                messages::stray_response(id, &m.text(), before, c.pending.keys(), self.current.as_deref(), &self.profile)
+            }
+            Kind::Notification { .. } => {
+                let declared = self.manifest.as_ref().map(|mf| mf.notifications.as_slice()).unwrap_or_default();
+                messages::notification(m.doc.root(), &self.profile, declared, |id| c.pending.contains_key(id))
+            }
+        };
+        match notice {
+            Notice::Fine => None,
+            Notice::Kill(f) => Some(Waited::Killed(f)),
+            Notice::Tolerated(f) => {
+                self.rec.finding(&f);
                 None
             }
-            Kind::Notification { method } => self.take_notification(&m, method.clone(), at_ms).map(Waited::Killed),
-        }
-    }
-
-    /// A notification from the plugin (§8).
-    fn take_notification(&mut self, m: &Message, method: String, at_ms: f64) -> Option<Finding> {
-        let root = m.doc.root();
-        let params = root.get("params").expect("classified as notification");
-        let method_tok = root.get("method").expect("classified as notification");
-        if method_tok.str_eq("log") {
-            let msg = params.get("message");
-            let Some(msg) = msg.filter(|t| t.is_string()) else {
-                return Some(Finding::kill("log/message", "Log notification from plugin doesn't have a string \"message\" field"));
-            };
-            let level = match params.get("level") {
-                None => "info".to_owned(),
-                Some(l) => {
-                    let text = l.text().to_ascii_lowercase();
-                    if !self.profile.log.levels.contains(&text) {
-                        return Some(Finding::kill(
-                            "log/level",
-                            format!("Unknown log-level {}, valid values are {}.", l.full_text(), self.profile.log.level_list_text),
-                        ));
-                    }
-                    text
+            Notice::Log { level, message } => {
+                if let Some(topic) = &self.current {
+                    // Every line logged while a notification is handled: a
+                    // traceback arrives as many lines, any level.
+                    let bad = messages::is_error_line(&level, &message);
+                    self.handler_errors.push((topic.clone(), message.clone(), bad));
                 }
-            };
-            let message = serde_json::from_slice::<String>(msg.full()).unwrap_or_else(|_| msg.text());
-            if let Some(topic) = &self.current {
-                // Every line logged while a notification is handled: a
-                // traceback arrives as many lines, any level.
-                let bad = matches!(level.as_str(), "warn" | "unusual" | "error" | "broken") || message.contains("Traceback");
-                self.handler_errors.push((topic.clone(), message.clone(), bad));
+                // A plugin flooding its log cannot exhaust the harness's memory.
+                if self.log.len() < MAX_LOG_LINES {
+                    self.log.push(LogLine { at_ms, level, message });
+                }
+                None
             }
-            // A plugin flooding its log cannot exhaust the harness's memory.
-            if self.log.len() < MAX_LOG_LINES {
-                self.log.push(LogLine { at_ms, level, message });
-            }
-            return None;
         }
-        if method_tok.str_eq("message") || method_tok.str_eq("progress") {
-            let Some(id) = params.get("id") else {
-                return Some(Finding::kill("notify/id", "JSON-RPC notify \"id\"-field is not present"));
-            };
-            let id = id.full_text();
-            if !self.pending.contains_key(&id) && self.profile.parser.kill_on_unknown_id {
-                return Some(Finding::kill("notify/id", format!("Received a JSON-RPC notify for non-existent request '{id}'")));
-            }
-            return None;
-        }
-        let declared = self.manifest.as_ref().is_some_and(|mf| mf.notifications.contains(&method));
-        if !declared {
-            self.finding(&Finding {
-                check: "notify/declared",
-                reason: format!(
-                    "Plugin attempted to send a notification to topic \"{method}\" it hasn't declared in its manifest, not forwarding to subscribers."
-                ),
-                effect: Effect::Logged,
-            });
-        }
-        None
     }
 
     /// Waits for the answer to `id`, processing everything else on the way.
-    fn wait_for(&mut self, proc: &mut PluginProcess, id: &Id) -> Waited {
-        self.wait_until(proc, id, Instant::now() + self.h.timeout)
+    fn wait_for(&mut self, c: &mut Conn, id: &Id) -> Waited {
+        self.wait_until(c, id, Instant::now() + self.h.timeout)
     }
 
-    fn wait_until(&mut self, proc: &mut PluginProcess, id: &Id, deadline: Instant) -> Waited {
+    fn wait_until(&mut self, c: &mut Conn, id: &Id, deadline: Instant) -> Waited {
         let token = id.token();
         loop {
-            if self.stdout_eof {
+            if c.stdout_eof {
                 return Waited::Exited;
             }
-            let Some(out) = proc.next_output(deadline) else { return Waited::TimedOut };
-            if let Some(w) = self.take_output(out, Some(&token)) {
+            let Some(out) = c.proc.next_output(deadline) else { return Waited::TimedOut };
+            if let Some(w) = self.take_output(c, out, Some(&token)) {
                 return w;
             }
         }
@@ -1066,16 +866,16 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// Turns the end of a wait for `stage` into check results; returns the
     /// answer if there is one to judge.
-    fn judge_wait(&mut self, waited: Waited, stage: &'static str) -> Option<Message> {
+    fn judge_wait(&mut self, c: &Conn, waited: Waited, stage: &'static str) -> Option<Message> {
         let (exit_id, timeout_id) = match stage {
-            "getmanifest" => ("getmanifest/exit", "getmanifest/timeout"),
-            _ => ("init/exit", "init/timeout"),
+            "getmanifest" => (CheckId::GETMANIFEST_EXIT, CheckId::GETMANIFEST_TIMEOUT),
+            _ => (CheckId::INIT_EXIT, CheckId::INIT_TIMEOUT),
         };
         let limit = self.profile.startup_timeout_secs;
         match waited {
             Waited::Answer(m, latency) => {
-                self.pass(exit_id, format!("alive until it answered {stage}"));
-                self.record(
+                self.rec.pass(exit_id, format!("alive until it answered {stage}"));
+                self.rec.record(
                     timeout_id,
                     Outcome::Pass,
                     format!("answered {stage} in {:.1} ms (lightningd allows {limit} s)", latency.as_secs_f64() * 1000.0),
@@ -1085,9 +885,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 Some(m)
             }
             Waited::Exited => {
-                self.finding(&Finding::kill(exit_id, format!("exited before replying to {stage}")));
+                self.rec.finding(&Finding::kill(exit_id, format!("exited before replying to {stage}")));
                 if let (Some(note), "init") = (self.init_note.clone(), stage) {
-                    self.annotate(exit_id, &note);
+                    self.rec.annotate(exit_id, &note);
                 }
                 None
             }
@@ -1097,14 +897,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     "no answer within the harness's {:.1} s deadline (lightningd waits {limit} s, then: Killing plugin: {reason})",
                     self.h.timeout.as_secs_f64()
                 );
-                if self.decoder.stalled_on_nul() {
+                if c.decoder.stalled_on_nul() {
                     note.push_str("; a NUL byte on stdout has stalled lightningd's parser");
-                } else if !self.decoder.pending().iter().all(u8::is_ascii_whitespace) {
+                } else if !c.decoder.pending().iter().all(u8::is_ascii_whitespace) {
                     note.push_str(&format!(
                         "; {} bytes written but not complete JSON (no flush, or no closing '}}'?)",
-                        self.decoder.pending().len()
+                        c.decoder.pending().len()
                     ));
-                } else if self.decoder.pending().is_empty() && self.answered.is_empty() {
+                } else if c.decoder.pending().is_empty() && c.answered.is_empty() {
                     note.push_str("; nothing was read from stdout (forgot to flush?)");
                 }
                 if stage == "init" {
@@ -1115,11 +915,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 } else {
                     Effect::Fatal(format!("Killing plugin: {reason}, then: Can't recover from plugin failure, terminating."))
                 };
-                self.finding(&Finding { check: timeout_id, reason: note, effect });
+                self.rec.finding(&Finding { check: timeout_id, reason: note, effect });
                 None
             }
             Waited::Killed(f) => {
-                self.finding(&f);
+                self.rec.finding(&f);
                 None
             }
         }
@@ -1133,27 +933,33 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// subscriber to `shutdown` gets it and the grace period to exit; any
     /// other plugin sees its stdin close. Then the whole process group is
     /// killed, whatever happened.
-    fn stop(&mut self, proc: &mut PluginProcess) {
-        let alive = self.stop_reason.is_none() && !self.stdout_eof;
+    fn stop(&mut self, c: &mut Conn) {
+        let alive = self.rec.stop_reason.is_none() && !c.stdout_eof;
         let subscribed = crate::notify::copies(&self.profile, &self.subscriptions(), "shutdown") > 0;
-        self.not_applicable.push(if subscribed { "shutdown/eof" } else { "shutdown/exit" });
+        self.rec.not_applicable.push(if subscribed { CheckId::SHUTDOWN_EOF } else { CheckId::SHUTDOWN_EXIT });
         if alive {
             if subscribed {
                 let grace = self.h.shutdown_timeout.unwrap_or(Duration::from_secs(self.profile.delivery.shutdown_grace_secs));
                 if let Some(bytes) = crate::notify::message(&self.profile, "shutdown") {
                     self.current = Some("shutdown".into());
-                    self.send(proc, bytes);
+                    self.send(c, bytes);
                 }
                 let sent = Instant::now();
-                let exited = self.pump(proc, sent + grace);
+                let exited = self.pump(c, sent + grace);
                 self.current = None;
                 if exited {
                     let ms = sent.elapsed().as_secs_f64() * 1000.0;
-                    self.record("shutdown/exit", Outcome::Pass, format!("exited {ms:.1} ms after `shutdown`"), None, Some(sent.elapsed()));
-                } else if self.stop_reason.is_none() {
+                    self.rec.record(
+                        CheckId::SHUTDOWN_EXIT,
+                        Outcome::Pass,
+                        format!("exited {ms:.1} ms after `shutdown`"),
+                        None,
+                        Some(sent.elapsed()),
+                    );
+                } else if self.rec.stop_reason.is_none() {
                     let name = self.program.plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
-                    self.finding(&Finding {
-                        check: "shutdown/exit",
+                    self.rec.finding(&Finding {
+                        check: CheckId::SHUTDOWN_EXIT,
                         reason: format!(
                             "{name}: failed to self-terminate in time, killing. (still running {:.1} s after `shutdown`)",
                             grace.as_secs_f64()
@@ -1162,14 +968,17 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     });
                 }
             } else {
-                proc.close_stdin();
+                c.proc.close_stdin();
                 let closed = Instant::now();
-                let exited = self.pump(proc, closed + self.h.grace);
+                let exited = self.pump(c, closed + self.h.grace);
                 if exited {
-                    self.pass("shutdown/eof", format!("exited {:.1} ms after its stdin closed", closed.elapsed().as_secs_f64() * 1000.0));
-                } else if self.stop_reason.is_none() {
-                    self.finding(&Finding {
-                        check: "shutdown/eof",
+                    self.rec.pass(
+                        CheckId::SHUTDOWN_EOF,
+                        format!("exited {:.1} ms after its stdin closed", closed.elapsed().as_secs_f64() * 1000.0),
+                    );
+                } else if self.rec.stop_reason.is_none() {
+                    self.rec.finding(&Finding {
+                        check: CheckId::SHUTDOWN_EOF,
                         reason: format!(
                             "still running {:.1} s after lightningd closed its stdin; lightningd sends no signal, so it would outlive the node",
                             self.h.grace.as_secs_f64()
@@ -1179,90 +988,79 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
             }
         }
-        proc.close_stdin();
-        proc.kill();
+        c.proc.close_stdin();
+        c.proc.kill();
         // Collect what is still in the pipes (the tail of stderr), briefly:
         // a child that left the process group may hold them open.
         let deadline = Instant::now() + Duration::from_millis(500);
-        while !self.stderr_eof {
-            let Some(out) = proc.next_output(deadline) else { break };
+        while !c.stderr_eof {
+            let Some(out) = c.proc.next_output(deadline) else { break };
             if matches!(out, Output::Stderr(..) | Output::StderrEof(_)) {
-                self.take_output(out, None);
+                self.take_output(c, out, None);
             }
         }
     }
 
     /// What is left unparsed on stdout when the plugin is gone.
-    fn leftovers(&mut self) {
+    fn leftovers(&mut self, c: &Conn) {
         // What is left unparsed on stdout, unless what lightningd parsed
         // already killed the plugin.
-        let killed_by_wire = matches!(&self.verdict, Verdict::Killed { check, .. } if check.starts_with("wire/"));
+        let killed_by_wire = matches!(&self.rec.verdict, Verdict::Killed { check, .. } if check.starts_with("wire/"));
         if !killed_by_wire {
-            if self.decoder.stalled_on_nul() {
-                self.finding(&Finding {
-                    check: "wire/nul",
+            if c.decoder.stalled_on_nul() {
+                self.rec.finding(&Finding {
+                    check: CheckId::WIRE_NUL,
                     reason: "a NUL byte on stdout: lightningd's parser stops there and never reads further".into(),
                     effect: Effect::Ignored,
                 });
             } else {
-                self.pass("wire/nul", "no NUL byte on stdout");
+                self.rec.pass(CheckId::WIRE_NUL, "no NUL byte on stdout");
             }
-            let pending = self.decoder.pending();
-            if !pending.iter().all(|b| b.is_ascii_whitespace() || *b == 0) && !self.decoder.stalled_on_nul() {
+            let pending = c.decoder.pending();
+            if !pending.iter().all(|b| b.is_ascii_whitespace() || *b == 0) && !c.decoder.stalled_on_nul() {
                 let text = String::from_utf8_lossy(pending).into_owned();
-                self.finding(&Finding {
-                    check: "wire/stray-output",
+                self.rec.finding(&Finding {
+                    check: CheckId::WIRE_STRAY_OUTPUT,
                     reason: format!("unparsed output on stdout: {text:?}; the next '}}' makes lightningd kill the plugin (Failed to parse RPC JSON response)"),
                     effect: Effect::Ignored,
                 });
             } else {
-                self.pass("wire/stray-output", "nothing left unparsed on stdout");
+                self.rec.pass(CheckId::WIRE_STRAY_OUTPUT, "nothing left unparsed on stdout");
             }
         }
     }
 
-    fn finish(&mut self, exit: Option<std::process::ExitStatus>, rpc_calls: Vec<crate::rpc::RpcCall>) -> Report {
+    fn finish(&mut self, exit: Option<std::process::ExitStatus>, rpc_calls: Vec<crate::rpc::RpcCall>, stderr: &[u8]) -> Report {
         // Checks that watched the whole run pass if nothing failed them.
         for id in [
-            "wire/json",
-            "wire/jsonrpc",
-            "wire/notification",
-            "wire/unknown-id",
-            "wire/size",
-            "log/message",
-            "log/level",
-            "notify/id",
-            "notify/declared",
+            CheckId::WIRE_JSON,
+            CheckId::WIRE_JSONRPC,
+            CheckId::WIRE_NOTIFICATION,
+            CheckId::WIRE_UNKNOWN_ID,
+            CheckId::WIRE_SIZE,
+            CheckId::LOG_MESSAGE,
+            CheckId::LOG_LEVEL,
+            CheckId::NOTIFY_ID,
+            CheckId::NOTIFY_DECLARED,
         ] {
-            if self.results.iter().all(|r| r.id != id) {
-                self.pass(id, checks::find(id).map(|c| c.requirement).unwrap_or(""));
+            if !self.rec.recorded(id) {
+                self.rec.pass(id, id.def().requirement);
             }
         }
-        // Everything else was not reached.
-        let why = self.stop_reason.clone().unwrap_or_else(|| "not reached".to_owned());
-        for def in CATALOGUE {
-            if self.applies(def.id) && !self.recorded(def.id) {
-                self.record(def.id, Outcome::Skip, format!("not reached: {why}"), None, None);
-            }
-        }
-        // Keep the catalogue's order: it is the order a run reaches checks.
-        let order = |id: &str| CATALOGUE.iter().position(|c| c.id == id).unwrap_or(usize::MAX);
-        let mut checks = self.results.clone();
-        checks.sort_by_key(|c| order(c.id));
-        let stderr_tail = tail_lines(&self.stderr, 20);
+        let checks = self.rec.close();
         let report = Report {
             plugin: self.program.plugin.display().to_string(),
             profile: self.profile.name.clone(),
             lightningd_version: self.profile.version.clone(),
-            verdict: self.verdict.clone(),
+            verdict: self.rec.verdict.clone(),
             checks,
             rpc_calls,
             log: self.log.clone(),
-            stderr_tail,
+            stderr_tail: tail_lines(stderr, 20),
             manifest: self.manifest.clone(),
             exit: exit.map(|s| s.to_string()),
         };
-        self.emit(Event::RunFinished(Box::new(report.clone())));
+        self.rec.emit(Event::RunFinished(Box::new(report.clone())));
         report
     }
 }
@@ -1279,11 +1077,4 @@ fn tail_lines(bytes: &[u8], n: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-/// Whether two id tokens are the same string once JSON escapes are undone.
-fn unescape_eq(a: &str, b: &str) -> bool {
-    let pa: Option<serde_json::Value> = serde_json::from_str(a).ok();
-    let pb: Option<serde_json::Value> = serde_json::from_str(b).ok();
-    pa.is_some() && pa == pb
 }
