@@ -89,7 +89,10 @@ impl PluginProcess {
         let stdin = child.stdin.take().expect("stdin is piped");
         pump(stdout, tx.clone(), true);
         pump(stderr, tx, false);
-        let stdin_probe = unsafe { libc::dup(stdin.as_raw_fd()) };
+        // Close-on-exec: a plugin spawned meanwhile by another thread (the
+        // library runs in test harnesses) must not inherit this end of the
+        // pipe, or this plugin never sees EOF on its stdin.
+        let stdin_probe = unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
         let queued = Arc::new(AtomicUsize::new(0));
         let stdin = writer(stdin, queued.clone());
         Ok(PluginProcess { child, pgid, stdin: Some(stdin), queued, stdin_probe, output, exit: None })

@@ -81,7 +81,9 @@ defect!(
     r_silent_init,
     "silent-init",
     "v23.02",
-    ["--timeout", "0.5"],
+    // Long enough for a Python plugin to start and answer getmanifest on a
+    // busy machine: the timeout applies to each answer.
+    ["--timeout", "3"],
     "init/timeout",
     "FAIL",
     Has("lightningd waits 60 s, then: Killing plugin: timed out before replying to init"),
