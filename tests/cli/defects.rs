@@ -168,7 +168,7 @@ defect!(
     Is("Killing plugin: JSON-RPC message is not a valid JSON object type"),
     1
 );
-defect!(r_nul_byte_stalls, "nul-byte", "v26.06", ["--timeout", "0.5"], "wire/nul", "FAIL", Has("NUL byte"), 1);
+defect!(r_nul_byte_stalls, "nul-byte", "v26.06", ["--timeout", "2"], "wire/nul", "FAIL", Has("NUL byte"), 1);
 // A stray print goes unnoticed until the next `}`, then kills (§2.2 item 3).
 defect!(
     r_stray_output_after_init,
