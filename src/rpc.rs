@@ -1,18 +1,24 @@
 //! The mock lightning-rpc: a Unix socket at `configuration.rpc-file`,
 //! answering JSON-RPC 2.0 as lightningd's RPC does, from the canned answers
-//! in `fixtures/rpc/<profile>/`. Every call is recorded for the report.
+//! in `fixtures/rpc/<profile>/`. Every call is recorded for the report, and
+//! the socket is bounded: request size, connections and recorded calls are
+//! capped, and each overflow is reported with its numbers.
 
-use std::io::{Read, Write};
-use std::os::unix::net::{UnixListener, UnixStream};
+mod filter;
+mod server;
+
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use crate::checks::CheckId;
 use crate::profile::Profile;
 
 /// One call the plugin made.
@@ -32,20 +38,51 @@ impl RpcCall {
     }
 }
 
-/// The running mock. Stops (and removes its socket) when dropped.
-pub struct MockRpc {
-    path: PathBuf,
-    stop: Arc<AtomicBool>,
-    calls: Arc<Mutex<Vec<RpcCall>>>,
-    thread: Option<JoinHandle<()>>,
+/// What the mock accepts before it stops serving a plugin.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest request, in bytes; a larger one closes its connection.
+    pub request_bytes: usize,
+    /// Connections served at once; more are closed on accept.
+    pub connections: usize,
+    /// Calls kept for the report; later ones are counted, not kept.
+    pub recorded_calls: usize,
 }
 
-struct Answers {
+/// Something the mock saw that the report should show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RpcFinding {
+    pub check: CheckId,
+    pub reason: String,
+}
+
+#[derive(Default)]
+struct Stats {
+    connections: AtomicUsize,
+    peak: AtomicUsize,
+    refused: AtomicUsize,
+    oversized: AtomicUsize,
+    calls: AtomicUsize,
+}
+
+/// What every connection's thread shares.
+struct Shared {
     profile: Profile,
     /// Scripted answers: method to `{"result": …}` or `{"error": …}`.
     scripted: Vec<(String, Value)>,
     lightning_dir: String,
     start: Instant,
+    limits: Limits,
+    calls: Mutex<Vec<RpcCall>>,
+    stats: Stats,
+}
+
+/// The running mock. Stops (and removes its socket) when dropped.
+pub struct MockRpc {
+    path: PathBuf,
+    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl MockRpc {
@@ -57,22 +94,79 @@ impl MockRpc {
         start: Instant,
         scripted: Vec<(String, Value)>,
     ) -> std::io::Result<MockRpc> {
+        Self::start_with(path, profile, lightning_dir, start, scripted, Limits::DEFAULT)
+    }
+
+    /// Listens at `path`, within `limits`.
+    pub fn start_with(
+        path: &Path,
+        profile: &Profile,
+        lightning_dir: &Path,
+        start: Instant,
+        scripted: Vec<(String, Value)>,
+        limits: Limits,
+    ) -> std::io::Result<MockRpc> {
         let listener = UnixListener::bind(path)?;
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let answers = Arc::new(Answers { profile: profile.clone(), scripted, lightning_dir: lightning_dir.display().to_string(), start });
+        let shared = Arc::new(Shared {
+            profile: profile.clone(),
+            scripted,
+            lightning_dir: lightning_dir.display().to_string(),
+            start,
+            limits,
+            calls: Mutex::new(Vec::new()),
+            stats: Stats::default(),
+        });
         let thread = {
-            let stop = stop.clone();
-            let calls = calls.clone();
-            thread::spawn(move || accept_loop(listener, stop, calls, answers))
+            let (stop, shared) = (stop.clone(), shared.clone());
+            thread::Builder::new().name("mock-rpc".into()).spawn(move || server::accept_loop(listener, stop, shared))?
         };
-        Ok(MockRpc { path: path.to_owned(), stop, calls, thread: Some(thread) })
+        Ok(MockRpc { path: path.to_owned(), stop, shared, thread: Some(thread) })
     }
 
-    /// The calls so far.
+    /// The calls so far (at most `Limits::recorded_calls` of them).
     pub fn calls(&self) -> Vec<RpcCall> {
-        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+        self.shared.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Every limit the plugin ran into so far, with its numbers.
+    pub fn findings(&self) -> Vec<RpcFinding> {
+        let (s, l) = (&self.shared.stats, &self.shared.limits);
+        let mut out = Vec::new();
+        let big = s.oversized.load(Ordering::SeqCst);
+        if big > 0 {
+            out.push(RpcFinding {
+                check: CheckId::RPC_REQUEST_SIZE,
+                reason: format!(
+                    "a request on lightning-rpc reached {big} bytes unfinished, over the mock's limit of {} bytes; the mock closed that connection",
+                    l.request_bytes
+                ),
+            });
+        }
+        let refused = s.refused.load(Ordering::SeqCst);
+        if refused > 0 {
+            out.push(RpcFinding {
+                check: CheckId::RPC_CONNECTIONS,
+                reason: format!(
+                    "the plugin held {} connections to lightning-rpc at once (the mock's limit) and {refused} more were closed on accept; {} connections in all",
+                    s.peak.load(Ordering::SeqCst),
+                    s.connections.load(Ordering::SeqCst) + refused
+                ),
+            });
+        }
+        let calls = s.calls.load(Ordering::SeqCst);
+        if calls > l.recorded_calls {
+            out.push(RpcFinding {
+                check: CheckId::RPC_CALLS,
+                reason: format!(
+                    "the plugin made {calls} RPC calls; the report keeps the first {} and drops {}",
+                    l.recorded_calls,
+                    calls - l.recorded_calls
+                ),
+            });
+        }
+        out
     }
 }
 
@@ -86,91 +180,86 @@ impl Drop for MockRpc {
     }
 }
 
-fn accept_loop(listener: UnixListener, stop: Arc<AtomicBool>, calls: Arc<Mutex<Vec<RpcCall>>>, answers: Arc<Answers>) {
-    while !stop.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, _)) => {
-                let (stop, calls, answers) = (stop.clone(), calls.clone(), answers.clone());
-                thread::spawn(move || serve(stream, stop, calls, answers));
-            }
-            Err(_) => thread::sleep(Duration::from_millis(5)),
-        }
-    }
+/// lightningd's answer to a request it cannot read as a command
+/// (`json_command_malformed`): code -32600 and the given id text.
+fn malformed(id: &str, message: &str) -> Vec<u8> {
+    format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":{}}}", json!({"code": -32600, "message": message})).into_bytes()
 }
 
-fn serve(mut stream: UnixStream, stop: Arc<AtomicBool>, calls: Arc<Mutex<Vec<RpcCall>>>, answers: Arc<Answers>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 64 * 1024];
-    while !stop.load(Ordering::SeqCst) {
-        match stream.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
-            Err(_) => return,
+impl Shared {
+    /// Answers one complete request: the reply's bytes, without separator.
+    fn handle(&self, _conn: usize, bytes: &[u8]) -> Vec<u8> {
+        // Members by name, each value's raw text kept: the id goes back
+        // exactly as it came (lightningd echoes the token's full text).
+        let members: Vec<(String, &RawValue)> = match serde_json::from_slice::<serde_json::Map<String, Value>>(bytes) {
+            Ok(_) => match serde_json::from_slice::<std::collections::BTreeMap<String, &RawValue>>(bytes) {
+                Ok(m) => m.into_iter().collect(),
+                Err(_) => return malformed("null", "Expected {} for json command"),
+            },
+            Err(_) => return malformed("null", "Expected {} for json command"),
+        };
+        let get = |k: &str| members.iter().find(|(n, _)| n == k).map(|(_, v)| v.get());
+        let Some(id) = get("id") else {
+            return malformed("null", "No id");
+        };
+        if id.starts_with('{') || id.starts_with('[') {
+            return malformed("null", "Expected string/primitive for id");
         }
-        // Requests may be pipelined; answer each complete one in order.
-        loop {
-            let mut it = serde_json::Deserializer::from_slice(&buf).into_iter::<Value>();
-            match it.next() {
-                Some(Ok(req)) => {
-                    let used = it.byte_offset();
-                    buf.drain(..used);
-                    let (call, reply) = answer(&answers, &req);
-                    if let Ok(mut c) = calls.lock() {
-                        c.push(call);
-                    }
-                    let mut out = serde_json::to_vec(&reply).unwrap_or_default();
-                    out.extend_from_slice(b"\n\n");
-                    if stream.write_all(&out).is_err() {
-                        return;
-                    }
-                }
-                Some(Err(e)) if e.is_eof() => break,
-                None => break,
-                Some(Err(_)) => {
-                    let reply = json!({"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"Invalid JSON"}});
-                    let mut out = serde_json::to_vec(&reply).unwrap_or_default();
-                    out.extend_from_slice(b"\n\n");
-                    let _ = stream.write_all(&out);
-                    return;
-                }
+        if get("jsonrpc") != Some("\"2.0\"") {
+            return malformed("null", "jsonrpc: \"2.0\" must be specified in the request");
+        }
+        let parse = |k: &str| get(k).and_then(|t| serde_json::from_str::<Value>(t).ok());
+        let method = parse("method");
+        let params = parse("params");
+        let body = match (&method, &params) {
+            (None, _) => json!({"error": {"code": -32600, "message": "No method"}}),
+            (Some(_), None) => json!({"error": {"code": -32600, "message": "No params"}}),
+            (Some(Value::String(m)), Some(p)) => self.answer(m, p, parse("filter").as_ref()),
+            (Some(_), Some(_)) => json!({"error": {"code": -32600, "message": "Expected string for method"}}),
+        };
+        let n = self.stats.calls.fetch_add(1, Ordering::SeqCst);
+        if n < self.limits.recorded_calls {
+            let call = RpcCall {
+                at_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+                method: match &method {
+                    Some(Value::String(m)) => m.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                },
+                params: params.unwrap_or(Value::Null),
+                response: body.clone(),
+            };
+            if let Ok(mut c) = self.calls.lock() {
+                c.push(call);
             }
         }
+        let mut out = format!("{{\"jsonrpc\":\"2.0\",\"id\":{id}").into_bytes();
+        if let Some(b) = body.as_object() {
+            for (k, v) in b {
+                out.extend_from_slice(format!(",{}:{}", Value::from(k.as_str()), v).as_bytes());
+            }
+        }
+        out.push(b'}');
+        out
     }
-}
 
-fn answer(a: &Answers, req: &Value) -> (RpcCall, Value) {
-    let id = req.get("id").cloned().unwrap_or(Value::Null);
-    let method = req.get("method").and_then(Value::as_str).map(str::to_owned);
-    let params = req.get("params").cloned();
-    let body = match (&method, &params) {
-        (None, _) => json!({"error": {"code": -32600, "message": "No method"}}),
-        (Some(_), None) => json!({"error": {"code": -32600, "message": "No params"}}),
-        (Some(m), Some(_)) if a.scripted.iter().any(|(s, _)| s == m) => {
-            a.scripted.iter().find(|(s, _)| s == m).map(|(_, v)| v.clone()).unwrap_or_default()
-        }
-        (Some(m), Some(_)) => match a.profile.rpc_answer(m) {
-            Some(mut result) => {
-                if m == "getinfo" {
-                    result["lightning-dir"] = Value::from(a.lightning_dir.clone());
+    fn answer(&self, method: &str, _params: &Value, filter: Option<&Value>) -> Value {
+        let mut body = if let Some((_, v)) = self.scripted.iter().find(|(s, _)| s == method) {
+            v.clone()
+        } else {
+            match self.profile.rpc_answer(method) {
+                Some(mut result) => {
+                    if method == "getinfo" {
+                        result["lightning-dir"] = Value::from(self.lightning_dir.clone());
+                    }
+                    json!({ "result": result })
                 }
-                json!({ "result": result })
+                None => json!({"error": {"code": -32601, "message": format!("Unknown command '{method}'")}}),
             }
-            None => json!({"error": {"code": -32601, "message": format!("Unknown command '{m}'")}}),
-        },
-    };
-    let mut reply = json!({"jsonrpc": "2.0", "id": id});
-    if let (Some(r), Some(b)) = (reply.as_object_mut(), body.as_object()) {
-        for (k, v) in b {
-            r.insert(k.clone(), v.clone());
+        };
+        if let (Some(f), Some(result)) = (filter, body.get_mut("result")) {
+            filter::apply(result, f);
         }
+        body
     }
-    let call = RpcCall {
-        at_ms: a.start.elapsed().as_secs_f64() * 1000.0,
-        method: method.unwrap_or_default(),
-        params: params.unwrap_or(Value::Null),
-        response: body,
-    };
-    (call, reply)
 }

@@ -566,6 +566,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         // The report's RPC calls are the judged process's, not the robust
         // phase's throwaway ones.
         let calls = rpc.calls();
+        // Without init the plugin had no socket to call.
+        if !self.h.manifest_only {
+            self.rpc_findings(&rpc);
+        }
         if self.h.scenario.is_none()
             && !self.h.handshake_only
             && !self.h.manifest_only
@@ -1026,6 +1030,21 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 });
             } else {
                 self.rec.pass(CheckId::WIRE_STRAY_OUTPUT, "nothing left unparsed on stdout");
+            }
+        }
+    }
+
+    /// What the mock lightning-rpc saw of the plugin's calls.
+    fn rpc_findings(&mut self, rpc: &MockRpc) {
+        let found = rpc.findings();
+        for f in &found {
+            self.rec.finding(&Finding { check: f.check, reason: f.reason.clone(), effect: Effect::Ignored });
+        }
+        for def in crate::checks::CATALOGUE.iter().filter(|d| d.id.starts_with("rpc/")) {
+            if let Some(id) = CheckId::parse(def.id) {
+                if !found.iter().any(|f| f.check == id) {
+                    self.rec.pass(id, def.requirement);
+                }
             }
         }
     }

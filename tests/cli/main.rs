@@ -11,6 +11,7 @@ mod hooks;
 mod notifications;
 mod plugins;
 mod reports;
+mod rpc;
 mod scenarios;
 mod snapshots;
 mod travel;
