@@ -172,6 +172,10 @@ pub struct CheckResult {
     /// How long the plugin took to answer, where the check times an answer.
     #[serde(skip_serializing_if = "Option::is_none", serialize_with = "ser_ms")]
     pub latency: Option<Duration>,
+    /// The plugin library whose own code failed the check, recognised from
+    /// the evidence (a robust exit inside pyln-client or cln-plugin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub library: Option<crate::library::Library>,
 }
 
 fn ser_ms<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {

@@ -31,6 +31,7 @@ pub mod fuzz;
 pub mod hooks;
 mod init;
 pub mod jsmn;
+pub mod library;
 pub mod manifest;
 pub mod messages;
 pub mod notify;

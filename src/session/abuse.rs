@@ -280,6 +280,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 Err(why) => {
                     let detail = findings.first().map(|f| format!(" ({})", wire::sanitize(&f.reason))).unwrap_or_default();
                     self.rec.finding(&Finding { check: id, reason: format!("after {what}: {why}{detail}"), effect: Effect::Ignored });
+                    self.rec.library = None;
                 }
             }
         }
@@ -289,6 +290,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     pub(super) fn robust_case(&mut self, id: CheckId, bytes: &[u8]) -> Result<String, String> {
         let Some(spec) = self.spec.clone() else { return Err("no plugin to start".into()) };
         let mut c = self.spawn(&spec).map_err(|e| e.to_string())?;
+        let log_mark = self.log.len();
         let result = self.bring_up(&mut c).and_then(|()| {
             if id == CheckId::ROBUST_UNKNOWN_METHOD {
                 let rid = self.new_id("cln_harness_no_such_method");
@@ -313,6 +315,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.run_probe(&mut c, &probe).map(|()| String::new())
         });
         c.proc.kill();
+        if result.is_err() {
+            // Whose code gave up, the plugin's or its library's (§12), from
+            // what this process logged and wrote to stderr.
+            let log = self.log.get(log_mark..).unwrap_or_default();
+            self.rec.library = crate::library::recognise(log, &String::from_utf8_lossy(&c.stderr));
+        }
         result.map_err(|e| if c.stdout_eof { "it exited".to_owned() } else { e })
     }
 

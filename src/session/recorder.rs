@@ -30,6 +30,8 @@ pub(crate) struct Recorder<'h, 's, 'd> {
     /// they are about a throwaway process, and only its own check may use
     /// them.
     pub(crate) quiet: Option<Vec<Finding>>,
+    /// The plugin library the next recorded finding comes from (§12).
+    pub(crate) library: Option<crate::library::Library>,
 }
 
 impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
@@ -44,6 +46,7 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
             stop_reason: None,
             not_applicable: Vec::new(),
             quiet: None,
+            library: None,
         }
     }
 
@@ -109,7 +112,8 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
             return;
         }
         let hint = matches!(outcome, Outcome::Fail | Outcome::Warn).then(|| id.def().hint.to_owned());
-        let r = CheckResult { id: id.as_str(), tier, outcome, message, effect, hint, latency };
+        let library = self.library.take();
+        let r = CheckResult { id: id.as_str(), tier, outcome, message, effect, hint, latency, library };
         self.results.push(r.clone());
         self.emit(Event::Check(r));
     }
