@@ -242,9 +242,14 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
 
-    /// Also show the plugin's log messages and every skipped check.
+    /// Show every check (not only failures and warnings), every RPC call,
+    /// the plugin's log and every skipped check.
     #[arg(short, long)]
     verbose: bool,
+
+    /// Show only the verdict line (per profile).
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
 }
 
 /// Per-repository settings, so a plugin's CI needs no flags.
@@ -493,10 +498,10 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
 
     let mut reports = Vec::new();
     for (i, (profile, mut transcript)) in profiles.iter().zip(transcripts).enumerate() {
-        if i > 0 && args.format == Format::Human {
+        if i > 0 && args.format == Format::Human && !args.quiet {
             println!();
         }
-        let mut human = (args.format == Format::Human).then(|| Human::new(stdout()).verbose(args.verbose));
+        let mut human = (args.format == Format::Human).then(|| Human::new(stdout()).verbose(args.verbose).quiet(args.quiet));
         let mut sinks: Vec<&mut dyn Sink> = Vec::new();
         fn add<'a, S: Sink>(sinks: &mut Vec<&'a mut dyn Sink>, sink: &'a mut Option<S>) {
             if let Some(s) = sink.as_mut() {
@@ -533,7 +538,7 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
     drop(json_file);
     drop(junit_stdout);
     drop(junit_file);
-    if reports.len() > 1 && args.format == Format::Human {
+    if reports.len() > 1 && args.format == Format::Human && !args.quiet {
         matrix(&reports);
     }
     if let Some(path) = &args.write_baseline {

@@ -149,3 +149,36 @@ fn version_names_the_profiles() {
         "{profiles}"
     );
 }
+
+#[test]
+fn pyln_client_exits_fold_into_one_line_and_strict_still_fails_them() {
+    let python = std::env::var_os("CLN_HARNESS_PYTHON").expect("CLN_HARNESS_PYTHON: a python with pyln-client (ci/test.sh sets it)");
+    let plugin = fixture("tutorial_pyln.py");
+    let r = Run::from(harness().args(["run", "--"]).arg(&python).arg(&plugin).output().unwrap());
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("WARN robust/*") && r.stdout.contains("pyln-client exits on input lightningd never sends (7 checks"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("WARN robust/unknown-method"), "{}", r.stdout);
+    // The JSON report names the library on each check.
+    let r = Run::from(harness().args(["run", "--format", "json", "--"]).arg(&python).arg(&plugin).output().unwrap());
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let unknown = doc["runs"][0]["checks"].as_array().unwrap().iter().find(|c| c["id"] == "robust/unknown-method").unwrap().clone();
+    assert_eq!((unknown["outcome"].as_str(), unknown["library"].as_str()), (Some("warn"), Some("pyln-client")), "{unknown}");
+    // --strict fails them, each in full.
+    let r = Run::from(harness().args(["run", "--strict", "--"]).arg(&python).arg(&plugin).output().unwrap());
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("FAIL robust/unknown-method"), "{}", r.stdout);
+    // The raw plugin's own exits are not the library's.
+    let r = run(&[], &fixture("tutorial_raw.py"));
+    assert!(r.stdout.contains("WARN robust/unknown-method") && !r.stdout.contains("exits on input lightningd never sends"), "{}", r.stdout);
+}
+
+#[test]
+fn quiet_prints_the_verdict_line_alone() {
+    let r = run(&["-q", "--handshake-only"], &fixture("sample.py"));
+    assert_eq!(r.code, 0);
+    assert_eq!(r.stdout, "v26.06: lightningd would accept this plugin\n");
+}

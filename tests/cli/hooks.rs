@@ -11,7 +11,7 @@ const CALL: &str = r#"hooks-echo={"message":"hi","count":2}"#;
 fn hooks(defect: &str, hook: &str, profile: &str, extra: &[&str]) -> Run {
     let timeout: &[&str] = if extra.contains(&"--timeout") { &[] } else { &["--timeout", "2"] };
     let out = harness()
-        .args(["run", "--cln-version", profile])
+        .args(["run", "-v", "--cln-version", profile])
         .args(timeout)
         .args(extra)
         .arg(fixture("hooks.py"))
@@ -212,7 +212,7 @@ fn consent_comes_from_cln_harness_toml_too() {
     std::fs::write(dir.path().join("cln-harness.toml"), "[[call]]\nmethod = \"hooks-echo\"\nparams = { message = \"hi\" }\n").unwrap();
     let out = harness()
         .current_dir(dir.path())
-        .args(["run", "--timeout", "2", "--only", "method/"])
+        .args(["run", "-v", "--timeout", "2", "--only", "method/"])
         .arg(fixture("hooks.py"))
         .env("CLN_HARNESS_DEFECT", "method-malformed-error")
         .output()
@@ -249,7 +249,7 @@ fn pyln_client_raising_handlers() {
     };
     let run_with = |hook: &str, defect: &str| {
         let out = harness()
-            .args(["run", "--timeout", "5", "--"])
+            .args(["run", "-v", "--timeout", "5", "--"])
             .arg(&python)
             .arg(fixture("hooks_pyln.py"))
             .env("CLN_HARNESS_DEFECT", defect)

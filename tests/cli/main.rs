@@ -83,7 +83,9 @@ impl Run {
 pub fn misbehave(defect: &str, profile: &str, extra: &[&str]) -> Run {
     let timeout: &[&str] = if extra.contains(&"--timeout") { &[] } else { &["--timeout", "2"] };
     let out = harness()
+        // -v: every check's line, passes included, for `Run::check`.
         .args(["run", "--cln-version", profile])
+        .args(if extra.contains(&"-v") || extra.contains(&"-q") { &[][..] } else { &["-v"][..] })
         .args(timeout)
         .args(extra)
         .arg(fixture("misbehave.py"))

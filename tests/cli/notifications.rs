@@ -144,10 +144,10 @@ fn expected_subscriptions_report_missing_and_unexpected_apart() {
 fn expectations_come_from_cln_harness_toml() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("cln-harness.toml"), "[expect]\nsubscriptions = [\"connect\"]\n").unwrap();
-    let run = Run::from(harness().current_dir(dir.path()).arg("run").arg(fixture("misbehave.py")).output().unwrap());
+    let run = Run::from(harness().current_dir(dir.path()).args(["run", "-v"]).arg(fixture("misbehave.py")).output().unwrap());
     assert_eq!(outcome(&run, "subscriptions/expected"), ("FAIL".into(), "unexpected: disconnect".into()));
     std::fs::write(dir.path().join("cln-harness.toml"), "[expect]\nsubscription = [\"connect\"]\n").unwrap();
-    let run = Run::from(harness().current_dir(dir.path()).arg("run").arg(fixture("misbehave.py")).output().unwrap());
+    let run = Run::from(harness().current_dir(dir.path()).args(["run", "-v"]).arg(fixture("misbehave.py")).output().unwrap());
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("cln-harness.toml") && run.stderr.contains("subscription"), "{}", run.stderr);
 }

@@ -13,7 +13,7 @@ fn needed(var: &str) -> String {
 }
 
 fn run(profile: &str, command: &[&std::ffi::OsStr]) -> Run {
-    Run::from(harness().args(["run", "--cln-version", profile, "--"]).args(command).output().unwrap())
+    Run::from(harness().args(["run", "-v", "--cln-version", profile, "--"]).args(command).output().unwrap())
 }
 
 /// The checks that warned, sorted.
@@ -106,7 +106,7 @@ fn tutorial_scenario_shows_what_each_release_makes_of_the_handlers() {
     let go = |p: &str| {
         Run::from(
             harness()
-                .args(["run", "--cln-version", p, "--scenario"])
+                .args(["run", "-v", "--cln-version", p, "--scenario"])
                 .arg(&scenario)
                 .arg("--")
                 .arg(&python)

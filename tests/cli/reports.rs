@@ -5,7 +5,7 @@ use crate::{fixture, harness, root, Run};
 
 fn run_with(defect: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut c = harness();
-    c.arg("run").args(args).arg(fixture("misbehave.py")).env("CLN_HARNESS_DEFECT", defect).env_remove("GITHUB_ACTIONS");
+    c.args(["run", "-v"]).args(args).arg(fixture("misbehave.py")).env("CLN_HARNESS_DEFECT", defect).env_remove("GITHUB_ACTIONS");
     for (k, v) in env {
         c.env(k, v);
     }

@@ -4,7 +4,7 @@
 use crate::{fixture, harness, root, Run};
 
 fn scenario(file: &std::path::Path, extra: &[&str]) -> Run {
-    Run::from(harness().arg("run").arg("--scenario").arg(file).args(extra).arg(fixture("misbehave.py")).output().unwrap())
+    Run::from(harness().args(["run", "-v"]).arg("--scenario").arg(file).args(extra).arg(fixture("misbehave.py")).output().unwrap())
 }
 
 fn write(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {

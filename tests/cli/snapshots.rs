@@ -4,7 +4,7 @@
 use crate::{fixture, harness, root, Run};
 
 fn run(defect: &str, args: &[&str]) -> Run {
-    Run::from(harness().arg("run").args(args).arg(fixture("misbehave.py")).env("CLN_HARNESS_DEFECT", defect).output().unwrap())
+    Run::from(harness().args(["run", "-v"]).args(args).arg(fixture("misbehave.py")).env("CLN_HARNESS_DEFECT", defect).output().unwrap())
 }
 
 #[test]

@@ -14,7 +14,7 @@ fn script(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
 
 #[test]
 fn missing_plugin_is_a_usage_error() {
-    let run = Run::from(harness().args(["run", "/nonexistent/plugin"]).output().unwrap());
+    let run = Run::from(harness().args(["run", "-v", "/nonexistent/plugin"]).output().unwrap());
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("plugin '/nonexistent/plugin' not found"), "{}", run.stderr);
 }
@@ -24,21 +24,21 @@ fn non_executable_plugin_is_a_usage_error_with_the_fix() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("plugin.py");
     std::fs::write(&p, "print()").unwrap();
-    let run = Run::from(harness().arg("run").arg(&p).output().unwrap());
+    let run = Run::from(harness().args(["run", "-v"]).arg(&p).output().unwrap());
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("is not executable: run `chmod +x"), "{}", run.stderr);
 }
 
 #[test]
 fn no_plugin_at_all_is_a_usage_error() {
-    let run = Run::from(harness().arg("run").output().unwrap());
+    let run = Run::from(harness().args(["run", "-v"]).output().unwrap());
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no plugin given"), "{}", run.stderr);
 }
 
 #[test]
 fn unknown_profile_names_the_known_ones() {
-    let run = Run::from(harness().args(["run", "--cln-version", "v99.1"]).arg(fixture("misbehave.py")).output().unwrap());
+    let run = Run::from(harness().args(["run", "-v", "--cln-version", "v99.1"]).arg(fixture("misbehave.py")).output().unwrap());
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("unknown profile 'v99.1' (known: v23.02, v26.06)"), "{}", run.stderr);
 }
@@ -52,7 +52,7 @@ fn bad_option_value_is_a_usage_error_in_lightningds_words() {
 
 #[test]
 fn interpreter_form_runs_a_script() {
-    let run = Run::from(harness().args(["run", "--"]).arg("python3").arg(fixture("misbehave.py")).output().unwrap());
+    let run = Run::from(harness().args(["run", "-v", "--"]).arg("python3").arg(fixture("misbehave.py")).output().unwrap());
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("lightningd would accept this plugin"));
 }
@@ -62,7 +62,7 @@ fn interpreter_form_runs_a_script() {
 fn r_bad_interpreter_cannot_be_executed() {
     let dir = tempfile::tempdir().unwrap();
     let p = script(dir.path(), "broken", "#!/nonexistent/interpreter\n");
-    let run = Run::from(harness().arg("run").arg(&p).output().unwrap());
+    let run = Run::from(harness().args(["run", "-v"]).arg(&p).output().unwrap());
     assert_eq!(run.code, 1, "{}", run.stdout);
     let (outcome, msg) = run.check("spawn/exec").unwrap();
     assert_eq!((outcome.as_str(), msg.as_str()), ("FAIL", "opening pipe: No such file or directory"));
@@ -84,7 +84,7 @@ fn spawn_environment_and_directory_are_lightningds() {
         ),
     );
     let ldir = dir.path().join("ld");
-    let run = Run::from(harness().args(["run", "--cln-version", "v23.02", "--lightning-dir"]).arg(&ldir).arg(&p).output().unwrap());
+    let run = Run::from(harness().args(["run", "-v", "--cln-version", "v23.02", "--lightning-dir"]).arg(&ldir).arg(&p).output().unwrap());
     assert_eq!(run.code, 0, "{}", run.stdout);
     let env = std::fs::read_to_string(env_out).unwrap();
     assert_eq!(env.trim(), format!("1 v23.02.2 C {}", ldir.canonicalize().unwrap().display()));
@@ -107,7 +107,7 @@ fn transcript_records_every_byte_in_lightningds_form() {
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("t.jsonl");
     let run = Run::from(
-        harness().args(["run", "--cln-version", "v23.02", "--transcript"]).arg(&t).arg(fixture("misbehave.py")).output().unwrap(),
+        harness().args(["run", "-v", "--cln-version", "v23.02", "--transcript"]).arg(&t).arg(fixture("misbehave.py")).output().unwrap(),
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&t).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -142,7 +142,7 @@ fn options_reach_init_as_lightningd_writes_them() {
     let t = dir.path().join("t.jsonl");
     let run = Run::from(
         harness()
-            .args(["run", "-o", "verbose", "-o", "retries=0x10", "-o", "greeting=hi", "--timeout", "1", "--transcript"])
+            .args(["run", "-v", "-o", "verbose", "-o", "retries=0x10", "-o", "greeting=hi", "--timeout", "1", "--transcript"])
             .arg(&t)
             .arg(fixture("misbehave.py"))
             .output()
@@ -174,7 +174,7 @@ fn plugin_and_its_children_are_gone_after_the_run() {
         "forker",
         &format!("#!/bin/sh\nsleep 300 &\necho $! > {}\nexec python3 {}\n", pidfile.display(), fixture("misbehave.py").display()),
     );
-    let run = Run::from(harness().arg("run").arg(&p).env("CLN_HARNESS_DEFECT", "dynamic-string").output().unwrap());
+    let run = Run::from(harness().args(["run", "-v"]).arg(&p).env("CLN_HARNESS_DEFECT", "dynamic-string").output().unwrap());
     assert_eq!(run.code, 1);
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
     // The sleeping child shared the plugin's process group: it was killed.
