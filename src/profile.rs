@@ -273,6 +273,11 @@ impl Profile {
         serde_json::from_slice(file.contents()).ok()
     }
 
+    /// A data file of the mock RPC for this profile, e.g. `commands.json`.
+    pub fn rpc_data(&self, file: &str) -> Option<&'static [u8]> {
+        RPC.get_file(format!("{}/{file}", self.name)).map(|f| f.contents())
+    }
+
     /// Where built-in plugins live in a default install; lightningd names a
     /// built-in plugin by this path when a method clashes (§5.4).
     pub fn builtin_plugin_path(&self, file: &str) -> String {

@@ -4,8 +4,10 @@
 //! the socket is bounded: request size, connections and recorded calls are
 //! capped, and each overflow is reported with its numbers.
 
+mod api;
 mod filter;
 mod server;
+mod state;
 
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -75,7 +77,18 @@ struct Shared {
     limits: Limits,
     calls: Mutex<Vec<RpcCall>>,
     stats: Stats,
+    /// The release's commands, where its data is bundled.
+    api: Option<api::Api>,
+    /// lightningd's `allow-deprecated-apis`.
+    allow_deprecated: AtomicBool,
+    datastore: Mutex<state::Datastore>,
+    /// What the calls broke, distinct and capped.
+    notes: Mutex<Vec<RpcFinding>>,
 }
+
+/// Distinct findings kept per run; a plugin repeating a wrong call in a
+/// loop is one finding.
+const MAX_NOTES: usize = 50;
 
 /// The running mock. Stops (and removes its socket) when dropped.
 pub struct MockRpc {
@@ -117,6 +130,10 @@ impl MockRpc {
             limits,
             calls: Mutex::new(Vec::new()),
             stats: Stats::default(),
+            api: profile.rpc_data("commands.json").and_then(|b| api::Api::parse(b).ok()),
+            allow_deprecated: AtomicBool::new(true),
+            datastore: Mutex::new(state::Datastore::default()),
+            notes: Mutex::new(Vec::new()),
         });
         let thread = {
             let (stop, shared) = (stop.clone(), shared.clone());
@@ -130,10 +147,31 @@ impl MockRpc {
         self.shared.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
-    /// Every limit the plugin ran into so far, with its numbers.
-    pub fn findings(&self) -> Vec<RpcFinding> {
+    /// Sets lightningd's `allow-deprecated-apis` (default true): without
+    /// it, deprecated commands and parameters are refused.
+    pub fn allow_deprecated(&self, on: bool) {
+        self.shared.allow_deprecated.store(on, Ordering::SeqCst);
+    }
+
+    /// What the plugin's calls broke, one finding per check, and every
+    /// limit it ran into, with its numbers.
+    /// `own` are the plugin's own methods: lightningd would pass a call to
+    /// one of them to the plugin, so it is no unknown command.
+    pub fn findings(&self, own: &[String]) -> Vec<RpcFinding> {
         let (s, l) = (&self.shared.stats, &self.shared.limits);
-        let mut out = Vec::new();
+        let mut out: Vec<RpcFinding> = Vec::new();
+        let notes = self.shared.notes.lock().map(|n| n.clone()).unwrap_or_default();
+        let is_own =
+            |n: &RpcFinding| n.check == CheckId::RPC_UNKNOWN_COMMAND && own.iter().any(|m| n.reason.starts_with(&format!("'{m}' ")));
+        for n in notes.into_iter().filter(|n| !is_own(n)) {
+            match out.iter_mut().find(|f| f.check == n.check) {
+                Some(f) => {
+                    f.reason.push_str("; ");
+                    f.reason.push_str(&n.reason);
+                }
+                None => out.push(n),
+            }
+        }
         let big = s.oversized.load(Ordering::SeqCst);
         if big > 0 {
             out.push(RpcFinding {
@@ -243,23 +281,82 @@ impl Shared {
         out
     }
 
-    fn answer(&self, method: &str, _params: &Value, filter: Option<&Value>) -> Value {
-        let mut body = if let Some((_, v)) = self.scripted.iter().find(|(s, _)| s == method) {
-            v.clone()
-        } else {
-            match self.profile.rpc_answer(method) {
-                Some(mut result) => {
-                    if method == "getinfo" {
-                        result["lightning-dir"] = Value::from(self.lightning_dir.clone());
-                    }
-                    json!({ "result": result })
-                }
-                None => json!({"error": {"code": -32601, "message": format!("Unknown command '{method}'")}}),
+    fn note(&self, check: CheckId, reason: String) {
+        if let Ok(mut n) = self.notes.lock() {
+            if n.len() < MAX_NOTES && !n.iter().any(|f| f.check == check && f.reason == reason) {
+                n.push(RpcFinding { check, reason });
             }
-        };
+        }
+    }
+
+    fn answer(&self, method: &str, params: &Value, filter: Option<&Value>) -> Value {
+        let mut body =
+            if let Some((_, v)) = self.scripted.iter().find(|(s, _)| s == method) { v.clone() } else { self.builtin(method, params) };
         if let (Some(f), Some(result)) = (filter, body.get_mut("result")) {
             filter::apply(result, f);
         }
         body
     }
+
+    /// The release's own answer to a call, as lightningd would give it.
+    fn builtin(&self, method: &str, params: &Value) -> Value {
+        let canned = self.profile.rpc_answer(method);
+        let known = canned.is_some()
+            || self.api.as_ref().is_some_and(|a| a.commands.contains_key(method))
+            || self.profile.builtin_commands.contains(method)
+            || self.profile.builtin_plugin_methods.contains_key(method);
+        if !known {
+            let prefix = format!("'{method}' is not a command of lightningd {}", self.profile.version);
+            let seen = self.notes.lock().is_ok_and(|n| n.iter().any(|f| f.reason.starts_with(&prefix)));
+            if !seen {
+                // Which releases have it turns this into an API drift report.
+                let reason = match releases_with(method) {
+                    Some(others) if others.contains(',') => format!("{prefix} ({others} have it)"),
+                    Some(others) => format!("{prefix} ({others} has it)"),
+                    None => prefix,
+                };
+                self.note(CheckId::RPC_UNKNOWN_COMMAND, reason);
+            }
+            return json!({"error": {"code": -32601, "message": format!("Unknown command '{method}'")}});
+        }
+        if let Some(api) = &self.api {
+            match api.judge(method, params, self.allow_deprecated.load(Ordering::SeqCst)) {
+                Err(r) => {
+                    self.note(r.check, r.reason);
+                    return json!({ "error": r.error });
+                }
+                Ok(notes) => {
+                    for n in notes {
+                        self.note(CheckId::RPC_DEPRECATED, n);
+                    }
+                }
+            }
+        }
+        if let Some(body) = self.datastore.lock().ok().and_then(|mut d| d.answer(method, params)) {
+            return body;
+        }
+        let mut result = canned
+            .or_else(|| self.api.as_ref().and_then(|a| a.commands.get(method)).map(|c| c.answer.clone()))
+            .unwrap_or_else(|| json!({}));
+        if method == "getinfo" {
+            result["lightning-dir"] = Value::from(self.lightning_dir.clone());
+            result["version"] = Value::from(self.profile.version.clone());
+        }
+        json!({ "result": result })
+    }
+}
+
+/// The bundled releases that have `method`, e.g. `v23.02, v23.11`.
+fn releases_with(method: &str) -> Option<String> {
+    let have: Vec<String> = Profile::names()
+        .into_iter()
+        .filter(|n| {
+            Profile::load(n).is_ok_and(|p| {
+                p.builtin_commands.contains(method)
+                    || p.builtin_plugin_methods.contains_key(method)
+                    || p.rpc_data("commands.json").and_then(|b| api::Api::parse(b).ok()).is_some_and(|a| a.commands.contains_key(method))
+            })
+        })
+        .collect();
+    (!have.is_empty()).then(|| have.join(", "))
 }

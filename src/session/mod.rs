@@ -518,6 +518,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             .collect();
         let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.rec.start, scripted)
             .map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
+        rpc.allow_deprecated(self.h.allow_deprecated_apis);
 
         let spec = self.spawn_spec();
         self.spec = Some(spec.clone());
@@ -1036,7 +1037,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// What the mock lightning-rpc saw of the plugin's calls.
     fn rpc_findings(&mut self, rpc: &MockRpc) {
-        let found = rpc.findings();
+        let own: Vec<String> = self.manifest.iter().flat_map(|m| m.rpcmethods.iter().map(|r| r.name.clone())).collect();
+        let found = rpc.findings(&own);
         for f in &found {
             self.rec.finding(&Finding { check: f.check, reason: f.reason.clone(), effect: Effect::Ignored });
         }

@@ -96,3 +96,101 @@ fn recorded_calls_are_capped_and_the_rest_counted() {
     assert_eq!(outcome(&few, "rpc/calls").0, Outcome::Pass);
     assert_eq!(few.rpc_calls.len(), 10);
 }
+
+/// Runs rpc_caller with the given actions and deprecated APIs allowed or not.
+fn calls_with(actions: &str, profile: &str, allow_deprecated: bool) -> Report {
+    Harness::new(fixture("rpc_caller.py"))
+        .profile(profile)
+        .env("CLN_HARNESS_RPC", actions)
+        .handshake_only(true)
+        .allow_deprecated_apis(allow_deprecated)
+        .timeout(Duration::from_secs(20))
+        .run()
+        .expect("the harness runs")
+}
+
+fn error_message(reply: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(reply).unwrap_or_else(|e| panic!("{reply}: {e}"));
+    v["error"]["message"].as_str().unwrap_or_else(|| panic!("no error in {reply}")).to_owned()
+}
+
+#[test]
+fn a_correct_caller_passes_and_its_datastore_is_listed_back() {
+    for profile in ["v26.06", "v23.02"] {
+        let r = calls(
+            "call getinfo {}\ncall listconfigs {}\ncall datastore {\"key\":[\"me\",\"a\"],\"string\":\"hi\"}\ncall listdatastore {\"key\":\"me\"}\ncall listpeers {}\ncall listfunds {}\ncall help {}",
+            profile,
+        );
+        for id in ["rpc/unknown-command", "rpc/params", "rpc/deprecated"] {
+            assert_eq!(outcome(&r, id).0, Outcome::Pass, "{profile} {id}: {:?}", r.rpc_calls);
+        }
+        let got = replies(&r);
+        assert_eq!(got.len(), 7, "{got:?}");
+        assert!(got.iter().all(|t| t.contains("\"result\"")), "{profile}: {got:?}");
+        let listed: serde_json::Value = serde_json::from_str(&got[3]).unwrap();
+        assert_eq!(listed["result"]["datastore"][0]["string"], "hi", "{}", got[3]);
+    }
+}
+
+#[test]
+fn an_unknown_command_is_refused_and_reported() {
+    let r = calls("call nosuchcommand {}", "v26.06");
+    assert_eq!(error_message(&replies(&r)[0]), "Unknown command 'nosuchcommand'");
+    let (o, m) = outcome(&r, "rpc/unknown-command");
+    assert_eq!(o, Outcome::Fail);
+    assert!(m.contains("'nosuchcommand' is not a command of lightningd v26.06.6"), "{m}");
+}
+
+#[test]
+fn a_command_a_release_lacks_names_the_releases_that_have_it() {
+    // listclosedchannels arrived after v23.02.
+    let r = calls("call listclosedchannels {}", "v23.02");
+    let (o, m) = outcome(&r, "rpc/unknown-command");
+    assert_eq!(o, Outcome::Fail);
+    assert!(m.contains("'listclosedchannels' is not a command of lightningd v23.02.2 (") && m.contains("v26.06"), "{m}");
+    assert_eq!(outcome(&calls("call listclosedchannels {}", "v26.06"), "rpc/unknown-command").0, Outcome::Pass);
+}
+
+#[test]
+fn an_unknown_parameter_is_refused_with_lightningds_words() {
+    let r = calls("call getinfo {\"verbose\":true}", "v26.06");
+    assert_eq!(
+        error_message(&replies(&r)[0]),
+        "unknown parameter: verbose, this may be caused by a failure to autodetect key=value-style parameters. Please try using the -k flag and explicit key=value pairs of parameters."
+    );
+    let (o, m) = outcome(&r, "rpc/params");
+    assert_eq!(o, Outcome::Fail);
+    assert_eq!(m, "getinfo: unknown parameter 'verbose'");
+}
+
+#[test]
+fn a_missing_required_parameter_is_refused() {
+    let r = calls("call datastore {\"string\":\"x\"}", "v26.06");
+    assert_eq!(error_message(&replies(&r)[0]), "missing required parameter: key");
+    assert_eq!(outcome(&r, "rpc/params"), (Outcome::Fail, "datastore: missing required parameter 'key'".to_owned()));
+}
+
+#[test]
+fn a_wrong_type_is_refused_in_each_releases_words() {
+    let action = "call datastore {\"key\":\"k\",\"string\":\"x\",\"mode\":\"must-replace\",\"generation\":\"soon\"}";
+    let new = calls(action, "v26.06");
+    assert_eq!(error_message(&replies(&new)[0]), "generation: should be an unsigned 64 bit integer: invalid token (see logs for details)");
+    let old = calls(action, "v23.02");
+    assert_eq!(error_message(&replies(&old)[0]), "generation: should be an unsigned 64 bit integer: invalid token '\"soon\"'");
+    let (o, m) = outcome(&new, "rpc/params");
+    assert_eq!(o, Outcome::Fail);
+    assert!(m.contains("parameter 'generation' is \"soon\""), "{m}");
+}
+
+#[test]
+fn a_deprecated_command_is_reported_with_its_release_and_refused_without_deprecated_apis() {
+    let allowed = calls_with("call pay {\"bolt11\":\"lnbcrt1\"}", "v26.06", true);
+    let (o, m) = outcome(&allowed, "rpc/deprecated");
+    assert_eq!(o, Outcome::Fail);
+    assert!(m.contains("'pay' is deprecated in v26.06, removed in v27.03"), "{m}");
+    assert!(replies(&allowed)[0].contains("\"result\""), "{:?}", replies(&allowed));
+    let refused = calls_with("call pay {\"bolt11\":\"lnbcrt1\"}", "v26.06", false);
+    assert_eq!(error_message(&replies(&refused)[0]), "Command \"pay\" is deprecated");
+    // v23.02 had not deprecated it.
+    assert_eq!(outcome(&calls("call pay {\"bolt11\":\"lnbcrt1\"}", "v23.02"), "rpc/deprecated").0, Outcome::Pass);
+}
