@@ -160,11 +160,13 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     transcript: Option<PathBuf>,
 
-    /// Milliseconds the plugin must stay alive after init.
-    #[arg(long, default_value_t = 200, value_name = "MS")]
-    settle_ms: u64,
+    /// Milliseconds after init the plugin is watched at least; the watch
+    /// overlaps the other phases. A death at any time fails.
+    #[arg(long = "watch", alias = "settle-ms", default_value_t = 2000, value_name = "MS")]
+    watch_ms: u64,
 
-    /// Milliseconds to watch for a reply after each notification.
+    /// Milliseconds to wait for log lines a hook handler writes after its
+    /// answer.
     #[arg(long, default_value_t = 100, value_name = "MS")]
     quiet_ms: u64,
 
@@ -200,8 +202,10 @@ struct RunArgs {
     #[arg(long, conflicts_with = "scenario")]
     handshake_only: bool,
 
-    /// The call that proves the plugin alive after each framing check:
-    /// METHOD, or METHOD=JSON with its params [default: the first rpcmethod].
+    /// Consent to call one of the plugin's methods to prove it alive after
+    /// each framing check: METHOD, or METHOD=JSON with its params (or
+    /// `probe` in ./cln-harness.toml) [default: no call; survival is judged
+    /// from evidence].
     #[arg(long, value_name = "METHOD[=JSON]")]
     probe: Option<String>,
 
@@ -263,6 +267,9 @@ struct Config {
     /// Methods of the plugin the user consents to have called.
     #[serde(default)]
     call: Vec<CallConsent>,
+    /// The consented liveness probe, as `--probe` takes it.
+    #[serde(default)]
+    probe: Option<String>,
 }
 
 #[derive(serde::Deserialize, Debug)]
@@ -392,7 +399,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         .args(rest)
         .profile(&args.cln_version)
         .timeout(Duration::from_secs_f64(args.timeout))
-        .settle(Duration::from_millis(args.settle_ms))
+        .watch(Duration::from_millis(args.watch_ms))
         .allow_deprecated_apis(args.allow_deprecated_apis)
         .dynamic(args.dynamic)
         .strict(args.strict);
@@ -433,7 +440,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         harness = harness.expect_subscriptions(topics);
     }
     harness = harness.max_pending(args.max_pending_mib.saturating_mul(1 << 20)).handshake_only(args.handshake_only);
-    if let Some(p) = &args.probe {
+    if let Some(p) = args.probe.as_ref().or(config.probe.as_ref()) {
         let (method, params) = match p.split_once('=') {
             Some((m, json)) => match serde_json::from_str(json) {
                 Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => (m, v),

@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread;
@@ -43,6 +43,14 @@ pub struct PluginProcess {
     stdin: Option<Sender<Vec<u8>>>,
     /// Bytes handed to the writer thread and not yet written.
     queued: Arc<AtomicUsize>,
+    /// Bytes handed to the writer thread in all, less what could not be
+    /// written: with `queued` and the pipe's fill, how far the plugin read.
+    sent: Arc<AtomicU64>,
+    /// The writer hit EPIPE: nothing more will be read.
+    broken: Arc<AtomicBool>,
+    /// A duplicate of the stdout pipe's read end, to ask whether output
+    /// is still waiting for the reader thread.
+    stdout_probe: i32,
     /// A duplicate of the stdin pipe's descriptor, to ask how much of what
     /// was written the plugin has not read yet.
     stdin_probe: i32,
@@ -85,6 +93,7 @@ impl PluginProcess {
 
         let (tx, output) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout is piped");
+        let stdout_probe = unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
         let stderr = child.stderr.take().expect("stderr is piped");
         let stdin = child.stdin.take().expect("stdin is piped");
         pump(stdout, tx.clone(), true);
@@ -94,31 +103,85 @@ impl PluginProcess {
         // pipe, or this plugin never sees EOF on its stdin.
         let stdin_probe = unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
         let queued = Arc::new(AtomicUsize::new(0));
-        let stdin = writer(stdin, queued.clone());
-        Ok(PluginProcess { child, pgid, stdin: Some(stdin), queued, stdin_probe, output, exit: None })
+        let sent = Arc::new(AtomicU64::new(0));
+        let broken = Arc::new(AtomicBool::new(false));
+        let stdin = writer(stdin, queued.clone(), sent.clone(), broken.clone());
+        Ok(PluginProcess { child, pgid, stdin: Some(stdin), queued, sent, broken, stdout_probe, stdin_probe, output, exit: None })
     }
 
     /// Queues bytes for the plugin's stdin; never blocks.
     pub fn write(&self, bytes: Vec<u8>) {
         if let Some(tx) = &self.stdin {
-            self.queued.fetch_add(bytes.len(), Ordering::SeqCst);
-            let _ = tx.send(bytes);
+            let n = bytes.len();
+            self.queued.fetch_add(n, Ordering::SeqCst);
+            self.sent.fetch_add(n as u64, Ordering::SeqCst);
+            if tx.send(bytes).is_err() {
+                self.queued.fetch_sub(n, Ordering::SeqCst);
+                self.sent.fetch_sub(n as u64, Ordering::SeqCst);
+            }
         }
+    }
+
+    /// Bytes handed to [`write`](Self::write) so far: the stream position
+    /// after the last write.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    /// How many bytes of its stdin the plugin has read: what was written,
+    /// less what is still queued or waiting in the pipe. Exact once the
+    /// plugin is dead; the events it caused are attributed by it.
+    pub fn consumed(&self) -> u64 {
+        let queued = self.queued.load(Ordering::SeqCst) as u64;
+        let in_pipe = fionread(self.stdin_probe).unwrap_or(0) as u64;
+        self.sent().saturating_sub(queued).saturating_sub(in_pipe)
+    }
+
+    /// Whether everything the plugin wrote to stdout so far has been taken
+    /// from the pipe by the reader thread.
+    pub fn stdout_taken(&self) -> bool {
+        fionread(self.stdout_probe).is_none_or(|n| n == 0)
+    }
+
+    /// Whether the plugin is waiting for input with nothing else to do: no
+    /// thread of it is running or waiting on a disk, and one is blocked
+    /// reading its stdin or waiting for descriptors (poll, select, epoll),
+    /// not tearing down (a process on its way out blocks on locks and
+    /// joins, not on input). Read from /proc; what cannot be read gives no
+    /// evidence to wait for.
+    pub fn idle(&self) -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else { return true };
+        let mut waiting = None;
+        for t in tasks.flatten() {
+            let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else { continue };
+            // The state follows the command name's closing parenthesis.
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+            if matches!(state, Some('R' | 'D')) {
+                return false;
+            }
+            // `/proc/<tid>/syscall`: the number and arguments of the
+            // system call the thread is blocked in.
+            if let Ok(sc) = std::fs::read_to_string(t.path().join("syscall")) {
+                let mut f = sc.split_whitespace();
+                let (nr, arg0) = (f.next().and_then(|n| n.parse::<i64>().ok()), f.next());
+                let input = matches!((nr, arg0), (Some(libc::SYS_read), Some("0x0"))) || nr.is_some_and(|n| INPUT_WAITS.contains(&n));
+                waiting = Some(waiting.unwrap_or(false) || input);
+            }
+        }
+        waiting.unwrap_or(true)
     }
 
     /// Whether the plugin has read everything written to it: nothing queued,
     /// nothing left in the pipe (FIONREAD). Lets a schedule guarantee that
     /// each write reaches the plugin in reads of its own.
     pub fn drained(&self) -> bool {
+        if self.broken.load(Ordering::SeqCst) {
+            return true;
+        }
         if self.queued.load(Ordering::SeqCst) != 0 {
             return false;
         }
-        let mut pending: libc::c_int = 0;
-        if self.stdin_probe < 0 {
-            return true;
-        }
-        let r = unsafe { libc::ioctl(self.stdin_probe, libc::FIONREAD, &mut pending) };
-        r != 0 || pending == 0
+        fionread(self.stdin_probe).is_none_or(|n| n == 0)
     }
 
     /// Closes the plugin's stdin once everything queued is written.
@@ -135,6 +198,15 @@ impl PluginProcess {
                 libc::close(self.stdin_probe);
             }
             self.stdin_probe = -1;
+        }
+    }
+
+    fn close_stdout_probe(&mut self) {
+        if self.stdout_probe >= 0 {
+            unsafe {
+                libc::close(self.stdout_probe);
+            }
+            self.stdout_probe = -1;
         }
     }
 
@@ -195,7 +267,29 @@ impl Drop for PluginProcess {
     fn drop(&mut self) {
         self.kill();
         self.close_probe();
+        self.close_stdout_probe();
     }
+}
+
+/// System calls that wait for input on descriptors.
+const INPUT_WAITS: [i64; 7] = [
+    libc::SYS_poll,
+    libc::SYS_select,
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_pwait,
+    libc::SYS_ppoll,
+    libc::SYS_pselect6,
+    libc::SYS_epoll_pwait2,
+];
+
+/// Bytes waiting in a pipe, by `FIONREAD` on either end.
+fn fionread(fd: i32) -> Option<usize> {
+    if fd < 0 {
+        return None;
+    }
+    let mut n: libc::c_int = 0;
+    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+    (r == 0).then_some(n.max(0) as usize)
 }
 
 fn pump(mut from: impl Read + Send + 'static, to: Sender<Output>, stdout: bool) {
@@ -219,17 +313,27 @@ fn pump(mut from: impl Read + Send + 'static, to: Sender<Output>, stdout: bool) 
     });
 }
 
-fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>) -> Sender<Vec<u8>> {
+fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>, sent: Arc<AtomicU64>, broken: Arc<AtomicBool>) -> Sender<Vec<u8>> {
     let (tx, rx) = mpsc::channel::<Vec<u8>>();
     thread::spawn(move || {
         for bytes in rx {
-            // A plugin that stopped reading gets EPIPE once it is killed;
-            // there is nobody left to tell.
-            let ok = stdin.write_all(&bytes).and_then(|_| stdin.flush()).is_ok();
+            // Once the plugin is gone (EPIPE) nothing more reaches it: what
+            // is left is not counted as sent, so the read position stays
+            // where the plugin stopped.
+            let mut written = 0;
+            while written < bytes.len() && !broken.load(Ordering::SeqCst) {
+                match stdin.write(&bytes[written..]) {
+                    Ok(0) => break,
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
             queued.fetch_sub(bytes.len(), Ordering::SeqCst);
-            if !ok {
-                queued.store(0, Ordering::SeqCst);
-                return;
+            if written < bytes.len() {
+                // What reached the pipe counts; the rest never will.
+                broken.store(true, Ordering::SeqCst);
+                sent.fetch_sub((bytes.len() - written) as u64, Ordering::SeqCst);
             }
         }
     });

@@ -3,67 +3,49 @@
 
 use super::*;
 
+/// The longest a probe or robust question waits (see `question_deadline`).
+const QUESTION_DEADLINE: Duration = Duration::from_secs(2);
+
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
-    /// The liveness probe for this plugin, and why it was chosen.
+    /// The liveness probe for this plugin, and why it was chosen. A method
+    /// of the plugin is called only with the user's consent (`--probe`):
+    /// real methods have side effects, or never answer by design.
     pub(crate) fn choose_probe(&self) -> (Probe, String) {
         let m = self.manifest.clone().unwrap_or_default();
         let mut fallback = String::new();
         if let Some((method, params)) = &self.h.probe {
             if m.rpcmethods.iter().any(|r| &r.name == method) {
-                return (Probe::Call(method.clone(), params.clone()), format!("a call to '{method}' (--probe)"));
+                return (
+                    Probe::Call(method.clone(), params.clone()),
+                    format!("a call to '{method}' (--probe): any answer, even an error, proves it read and parsed the input"),
+                );
             }
             fallback = format!("--probe '{method}' is not one of the plugin's rpcmethods; instead, ");
         }
-        let (probe, why) = self.default_probe(&m);
-        (probe, format!("{fallback}{why}"))
+        let why = "evidence, calling none of its methods: it read all its input, went idle, and its process and stdout stayed open \
+                   (--probe METHOD lets the harness call a method whose answer proves more)";
+        (Probe::Alive, format!("{fallback}{why}"))
     }
 
-    pub(super) fn default_probe(&self, m: &Manifest) -> (Probe, String) {
-        if let Some(r) = m.rpcmethods.first() {
-            return (
-                Probe::Call(r.name.clone(), json!([])),
-                format!(
-                    "a call to '{}', the plugin's first rpcmethod: any answer, even an error, proves it read and parsed the call",
-                    r.name
-                ),
-            );
-        }
-        const SAFE_HOOKS: [&str; 4] = ["peer_connected", "custommsg", "onion_message_recv", "onion_message_recv_secret"];
-        if let Some(h) = m.hooks.iter().find(|h| SAFE_HOOKS.contains(&h.name.as_str()) && self.profile.hook_requests.contains_key(&h.name))
-        {
-            return (Probe::Hook(h.name.clone()), format!("a '{}' hook request, which the plugin registered and must answer", h.name));
-        }
-        (Probe::Alive, "no rpcmethod and no hook to call: survival is judged by the process and its stdout staying open".to_owned())
+    /// A method of the plugin the user consented to have called, for the
+    /// framing checks that need a call.
+    fn consented_method(&self) -> Option<String> {
+        let m = self.manifest.as_ref()?;
+        let probe = self.h.probe.as_ref().map(|p| p.0.clone());
+        probe.into_iter().chain(self.h.calls.iter().map(|c| c.0.clone())).find(|name| m.rpcmethods.iter().any(|r| &r.name == name))
     }
 
-    /// Runs the probe; `Err` says how the plugin failed it.
+    /// Runs the probe; `Err` says how the plugin failed it. A death is
+    /// judged where it happens; this only says the probe failed.
     pub(crate) fn run_probe(&mut self, c: &mut Conn, probe: &Probe) -> Result<(), String> {
-        let deadline = Instant::now() + self.h.timeout;
+        let deadline = Instant::now() + self.question_deadline();
         match probe {
-            Probe::Call(method, params) => self.forward_call(c, method, params, deadline).map(|_| ()),
-            Probe::Hook(name) => {
-                let example = self
-                    .profile
-                    .hook_requests
-                    .get(name)
-                    .and_then(|b| crate::jsmn::Doc::parse(b))
-                    .and_then(|d| d.root().get("params")?.to_value());
-                let id = self.new_id(name);
-                let bytes = wire::request(&id, name, &example.unwrap_or(json!({})));
-                c.expect(&id);
-                self.send(c, bytes);
-                match self.wait_until(c, &id, deadline) {
-                    Waited::Answer(..) => Ok(()),
-                    Waited::Exited => Err("the plugin exited".into()),
-                    Waited::TimedOut => Err(format!("no answer to the '{name}' hook within {:.1} s", self.h.timeout.as_secs_f64())),
-                    Waited::Killed(f) => {
-                        self.killed(f);
-                        Err("lightningd would kill the plugin".into())
-                    }
-                }
+            Probe::Call(method, params) => {
+                self.cause(CheckId::FRAME_PROBE, format!("the probe call to '{method}'"));
+                self.forward_call(c, method, params, deadline).map(|_| ())
             }
             Probe::Alive => {
-                if self.pump(c, Instant::now() + self.h.quiet) {
+                if self.settle(c, deadline) {
                     Err("the plugin exited".into())
                 } else if self.rec.stop_reason.is_some() {
                     Err("lightningd would kill the plugin".into())
@@ -72,6 +54,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
             }
         }
+    }
+
+    /// How long a probe or a robust case waits for its answer: a plugin
+    /// that is up answers within milliseconds, so a short deadline of its
+    /// own (at most `--timeout`) keeps a plugin that never answers from
+    /// costing a whole timeout per question.
+    pub(crate) fn question_deadline(&self) -> Duration {
+        self.h.timeout.min(QUESTION_DEADLINE)
     }
 
     /// Writes a schedule: each write separately. Between writes the harness
@@ -110,10 +100,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let plan = crate::notify::plan(&self.profile, &self.subscriptions());
         let mut seen = std::collections::BTreeSet::new();
         let notes: Vec<Vec<u8>> = plan.into_iter().filter(|n| !n.extra_field && seen.insert(n.topic.clone())).map(|n| n.bytes).collect();
-        let call = match &probe {
-            Probe::Call(m, _) => Some(m.clone()),
-            _ => None,
-        };
+        let call = self.consented_method();
         let pause = Duration::from_millis(1);
 
         let mut checks: Vec<(CheckId, String, Vec<Schedule>)> = Vec::new();
@@ -176,20 +163,18 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
             // Replies to these notifications are replies to notifications.
             self.current = Some(format!("framing: {what}"));
+            self.cause(id, what.clone());
             for s in &schedules {
                 self.play(c, s);
             }
             let probed = self.run_probe(c, &probe);
             self.current = None;
             match probed {
-                Ok(()) => self.rec.pass(id, format!("survived {what}")),
-                Err(e) if self.rec.stop_reason.is_none() || c.stdout_eof => {
-                    let reason =
-                        if c.stdout_eof { format!("exited during normal operation (after {what})") } else { format!("after {what}: {e}") };
-                    let effect = if c.stdout_eof { Effect::Kill } else { Effect::Ignored };
-                    self.rec.finding(&Finding { check: id, reason, effect });
-                }
-                Err(_) => {}
+                Ok(()) => self.survived(id, format!("survived {what}")),
+                // A death was judged where it happened, against the input
+                // the plugin had read last.
+                Err(_) if c.stdout_eof || self.rec.stop_reason.is_some() => {}
+                Err(e) => self.rec.finding(&Finding { check: id, reason: format!("after {what}: {e}"), effect: Effect::Ignored }),
             }
         }
         for id in [CheckId::FRAME_SPLIT, CheckId::FRAME_COALESCED, CheckId::FRAME_HUGE, CheckId::FRAME_PASSTHROUGH] {
@@ -278,7 +263,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             match outcome {
                 Ok(extra) => self.rec.pass(id, format!("survived {what}{extra}")),
                 Err(why) => {
-                    let detail = findings.first().map(|f| format!(" ({})", wire::sanitize(&f.reason))).unwrap_or_default();
+                    // Only the cause that ended the plugin, not whatever
+                    // else this process did that lightningd tolerates.
+                    let fatal = findings
+                        .iter()
+                        .find(|f| matches!(f.effect, Effect::Kill | Effect::Fatal(_)) && self.rec.tier(f.check) == Tier::Kill);
+                    let detail = fatal.map(|f| format!(" ({})", wire::sanitize(&f.reason))).unwrap_or_default();
                     self.rec.finding(&Finding { check: id, reason: format!("after {what}: {why}{detail}"), effect: Effect::Ignored });
                     self.rec.library = None;
                 }
@@ -295,8 +285,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             if id == CheckId::ROBUST_UNKNOWN_METHOD {
                 let rid = self.new_id("cln_harness_no_such_method");
                 c.expect(&rid);
-                self.send(&c, wire::request(&rid, "cln_harness_no_such_method", &json!({})));
-                return match self.wait_until(&mut c, &rid, Instant::now() + self.h.timeout) {
+                self.send(&mut c, wire::request(&rid, "cln_harness_no_such_method", &json!({})));
+                return match self.wait_until(&mut c, &rid, Instant::now() + self.question_deadline()) {
                     Waited::Answer(m, _) => {
                         let code = m.doc.root().get("error").and_then(|e| e.get("code")).map(|c| c.text());
                         match code.as_deref() {
@@ -306,11 +296,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         }
                     }
                     Waited::Exited => Err("it exited".into()),
-                    Waited::TimedOut => Err("no answer".into()),
+                    Waited::TimedOut => Err(format!("no answer within {:.1} s", self.question_deadline().as_secs_f64())),
                     Waited::Killed(_) => Err("lightningd would kill it".into()),
                 };
             }
-            self.send(&c, bytes.to_vec());
+            self.send(&mut c, bytes.to_vec());
             let (probe, _) = self.choose_probe();
             self.run_probe(&mut c, &probe).map(|()| String::new())
         });

@@ -25,21 +25,21 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.rec.finding(&Finding { check: CheckId::SUBSCRIPTIONS_EXPECTED, reason: parts.join("; "), effect: Effect::Ignored });
     }
 
-    /// Sends every subscribed topic (§7), watching a quiet window after each.
+    /// Sends every subscribed topic (§7), each once the plugin is done with
+    /// the one before (see [`Session::settle`]), so whatever it answers,
+    /// logs or dies of is attributed to the notification it had just read.
     pub(super) fn notifications(&mut self, c: &mut Conn) {
         let plan = crate::notify::plan(&self.profile, &self.subscriptions());
         let sent = plan.len();
+        // One deadline for the phase: a plugin that never stops running
+        // costs one timeout, not one per notification.
+        let deadline = Instant::now() + self.h.timeout;
         for n in plan {
             let label = if n.extra_field { format!("{} (with an extra field)", n.topic) } else { n.topic.clone() };
             self.current = Some(label.clone());
+            self.cause(CheckId::NOTIFY_ALIVE, format!("the '{label}' notification"));
             self.send(c, n.bytes);
-            let until = Instant::now() + self.h.quiet;
-            if self.pump(c, until) && self.rec.stop_reason.is_none() {
-                self.rec.finding(&Finding::kill(
-                    CheckId::NOTIFY_ALIVE,
-                    format!("exited during normal operation (after the '{label}' notification)"),
-                ));
-            }
+            self.settle(c, deadline);
             self.current = None;
             if self.rec.stop_reason.is_some() {
                 return;
@@ -53,7 +53,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             format!("{sent} notifications: {}", topics.into_iter().collect::<Vec<_>>().join(", "))
         };
         self.rec.pass(CheckId::NOTIFY_NO_REPLY, format!("no reply to {what}"));
-        self.rec.pass(CheckId::NOTIFY_ALIVE, format!("survived {what}"));
+        self.survived(CheckId::NOTIFY_ALIVE, format!("survived {what}"));
         self.judge_handler_errors();
     }
 
@@ -112,15 +112,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         continue;
                     }
                     self.current = Some(topic.clone());
+                    self.cause(CheckId::NOTIFY_ALIVE, format!("the '{topic}' notification"));
                     self.send(c, bytes);
-                    let exited = self.pump(c, Instant::now() + self.h.quiet);
+                    self.settle(c, deadline);
                     self.current = None;
-                    if exited && self.rec.stop_reason.is_none() {
-                        self.rec.finding(&Finding::kill(
-                            CheckId::NOTIFY_ALIVE,
-                            format!("exited during normal operation (after the '{topic}' notification)"),
-                        ));
-                    }
                 }
                 Action::ExpectLog { pattern, level } => loop {
                     let hit = self.log[log_cursor..]
@@ -152,6 +147,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     self.pump(c, (Instant::now() + Duration::from_millis(20)).min(deadline));
                 },
                 Action::Call { method, params, expect_result, expect_error } => {
+                    self.cause(CheckId::NOTIFY_ALIVE, format!("a call to '{method}'"));
                     let answer = self.forward_call(c, &method, &params, deadline);
                     match answer {
                         Err(why) => failures.push(format!("{what}: {why}")),
@@ -183,7 +179,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.rec.pass(CheckId::SCENARIO_STEPS, format!("{name}: all {} steps held", s.steps.len()));
             if self.rec.stop_reason.is_none() {
                 self.rec.pass(CheckId::NOTIFY_NO_REPLY, "no reply to the scenario's notifications");
-                self.rec.pass(CheckId::NOTIFY_ALIVE, "survived the scenario");
+                self.survived(CheckId::NOTIFY_ALIVE, "survived the scenario");
             }
         } else {
             self.rec.finding(&Finding {
@@ -221,13 +217,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.send(c, text.into_bytes());
         match self.wait_until(c, &id, deadline) {
             Waited::Answer(m, _) => m.doc.root().to_value().ok_or_else(|| format!("the answer is not standard JSON: {}", m.text())),
-            Waited::Exited => {
-                self.rec.finding(&Finding::kill(
-                    CheckId::NOTIFY_ALIVE,
-                    format!("exited during normal operation (while handling a call to '{method}')"),
-                ));
-                Err("the plugin exited before answering".into())
-            }
+            // The death itself is judged where it happened (`died`).
+            Waited::Exited => Err("the plugin exited before answering".into()),
             Waited::TimedOut => Err("no answer in time (lightningd waits for ever)".into()),
             Waited::Killed(f) => {
                 self.killed(f);

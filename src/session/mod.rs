@@ -28,6 +28,7 @@ use crate::report::{LogLine, Report, Verdict};
 use crate::rpc::MockRpc;
 use crate::wire::{self, Id, Incoming, Kind, Message, WireKill};
 
+use conn::Cause;
 pub(crate) use conn::Conn;
 use recorder::Recorder;
 
@@ -75,7 +76,7 @@ impl Harness {
             args: Vec::new(),
             profile: Profile::DEFAULT.to_owned(),
             timeout: Duration::from_secs(10),
-            settle: Duration::from_millis(200),
+            settle: Duration::from_secs(2),
             grace: Duration::from_secs(2),
             options: Vec::new(),
             allow_deprecated_apis: true,
@@ -216,7 +217,15 @@ impl Harness {
         self
     }
 
-    /// How long the plugin must stay alive after init (default 200 ms).
+    /// How long after init the plugin is watched at least (default 2 s):
+    /// the watch overlaps the other phases, so it lengthens only a run
+    /// shorter than it. A death at any time after init fails the check
+    /// whose input the plugin had read last.
+    pub fn watch(self, t: Duration) -> Self {
+        self.settle(t)
+    }
+
+    /// The old name of [`watch`](Self::watch).
     pub fn settle(mut self, t: Duration) -> Self {
         self.settle = t;
         self
@@ -397,8 +406,9 @@ fn which(name: &Path) -> Option<PathBuf> {
 
 /// How the framing checks tell that the plugin survived.
 pub(crate) enum Probe {
+    /// A consented call to one of the plugin's methods.
     Call(String, serde_json::Value),
-    Hook(String),
+    /// Evidence only: the plugin read everything, went idle, and stayed.
     Alive,
 }
 
@@ -436,6 +446,14 @@ pub(crate) struct Session<'h, 's, 'd> {
     usage_error: Option<Error>,
     /// Why init may have confused the plugin, for the init checks.
     init_note: Option<String>,
+    /// What the bytes sent now are for: a death after the plugin read them
+    /// fails this check.
+    cause: Cause,
+    /// When init was answered: the watch window runs from there.
+    init_at: Option<Instant>,
+    /// Checks whose input the plugin survived, passed at the end of the
+    /// watch unless a later death is attributed to their input.
+    survivals: Vec<(CheckId, String)>,
     /// What the hook drive has seen.
     hooks: hooks::HookLog,
 }
@@ -462,6 +480,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             spec: None,
             usage_error: None,
             init_note: None,
+            cause: Cause { check: CheckId::LIFECYCLE_ALIVE, label: String::new() },
+            init_at: None,
+            survivals: Vec::new(),
             hooks: hooks::HookLog::default(),
         }
     }
@@ -481,13 +502,90 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
-    fn send(&mut self, c: &Conn, bytes: Vec<u8>) {
+    fn send(&mut self, c: &mut Conn, bytes: Vec<u8>) {
         let at = self.rec.ms(Instant::now());
         self.rec.emit(Event::Frame(Frame { at_ms: at, dir: Direction::ToPlugin, bytes: bytes.clone() }));
-        c.proc.write(bytes);
+        c.write(bytes, &self.cause);
+    }
+
+    /// What the bytes sent from now on are for (see [`Cause`]).
+    fn cause(&mut self, check: CheckId, label: impl Into<String>) {
+        self.cause = Cause { check, label: label.into() };
+    }
+
+    /// A death after init: "exited during normal operation", charged to the
+    /// check whose input the plugin had read last (§1.4).
+    fn died(&mut self, c: &Conn) {
+        let (check, after) = match c.cause_of_death() {
+            Some(Cause { check, label }) if !label.is_empty() => (*check, format!(" (after {label})")),
+            Some(Cause { check, .. }) => (*check, String::new()),
+            None => (CheckId::LIFECYCLE_ALIVE, String::new()),
+        };
+        self.rec.finding_as(&Finding::kill(check, format!("exited during normal operation{after}")), Tier::Kill);
+    }
+
+    /// Waits, with evidence rather than a clock, until the plugin is done
+    /// with what it was sent: it has read everything (the pipe is empty),
+    /// none of its threads is running, and what it wrote has been taken
+    /// here. Then whatever it answered or logged is attributed to the input
+    /// just sent. True if its stdout hit EOF.
+    fn settle(&mut self, c: &mut Conn, deadline: Instant) -> bool {
+        loop {
+            while let Some(out) = c.proc.try_output() {
+                if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
+                    self.killed(f);
+                }
+            }
+            if c.stdout_eof || self.rec.stop_reason.is_some() {
+                return c.stdout_eof;
+            }
+            let now = Instant::now();
+            let done = c.proc.drained() && c.proc.idle() && c.proc.stdout_taken();
+            if done {
+                c.settled_at = Some(c.proc.sent());
+            }
+            if done || now >= deadline {
+                // What the reader thread forwarded meanwhile.
+                while let Some(out) = c.proc.try_output() {
+                    if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
+                        self.killed(f);
+                    }
+                }
+                return c.stdout_eof;
+            }
+            if let Some(out) = c.proc.next_output((now + Duration::from_millis(1)).min(deadline)) {
+                if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
+                    self.killed(f);
+                }
+            }
+        }
+    }
+
+    /// The plugin survived `id`'s input so far; it passes at the end of the
+    /// watch unless a death is attributed to that input first.
+    fn survived(&mut self, id: CheckId, message: impl Into<String>) {
+        self.survivals.push((id, message.into()));
+    }
+
+    /// The rest of the watch window: the plugin must stay alive at least
+    /// `--watch` after init, however fast the other phases were.
+    fn watch(&mut self, c: &mut Conn) {
+        let Some(init_at) = self.init_at else { return };
+        if self.rec.stop_reason.is_none() && !c.stdout_eof {
+            self.cause(CheckId::LIFECYCLE_ALIVE, "");
+            self.pump(c, init_at + self.h.settle);
+        }
+        if self.rec.stop_reason.is_none() && !c.stdout_eof {
+            let ms = init_at.elapsed().as_millis();
+            self.rec.pass(CheckId::LIFECYCLE_ALIVE, format!("still running {ms} ms after init, watched throughout"));
+        }
+        for (id, message) in std::mem::take(&mut self.survivals) {
+            self.rec.pass(id, message);
+        }
     }
 
     fn send_request(&mut self, c: &mut Conn, method: &str, id: &Id, params: &str) {
+        // A death before init is answered is judged by the handshake.
         let bytes = wire::request_raw(id, method, params);
         c.expect(id);
         self.send(c, bytes);
@@ -554,6 +652,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
             }
         }
+        self.watch(&mut c);
         // Unparsed output counts while the plugin runs: what a plugin
         // leaves half-written as it exits, lightningd never reads.
         self.leftovers(&c);
@@ -677,16 +776,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
         }
 
-        // After init the plugin must keep running (§1.4).
-        let until = Instant::now() + self.h.settle;
-        let exited = self.pump(c, until);
-        if self.rec.stop_reason.is_some() {
-            return;
-        }
-        if exited {
-            self.rec.finding(&Finding::kill(CheckId::LIFECYCLE_ALIVE, "exited during normal operation"));
-        } else {
-            self.rec.pass(CheckId::LIFECYCLE_ALIVE, format!("still running {} ms after init", self.h.settle.as_millis()));
+        // After init the plugin must keep running (§1.4): from now on a
+        // death is judged where it happens, and watched for until the end.
+        self.init_at = Some(Instant::now());
+        c.running = true;
+        if c.stdout_eof {
+            self.died(c);
         }
     }
 
@@ -766,6 +861,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
             Output::StdoutEof(_) => {
                 c.stdout_eof = true;
+                if c.running && !c.stopping {
+                    self.died(c);
+                }
                 Some(Waited::Exited)
             }
             Output::StderrEof(_) => {
@@ -939,6 +1037,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// other plugin sees its stdin close. Then the whole process group is
     /// killed, whatever happened.
     fn stop(&mut self, c: &mut Conn) {
+        c.stopping = true;
         let alive = self.rec.stop_reason.is_none() && !c.stdout_eof;
         let subscribed = crate::notify::copies(&self.profile, &self.subscriptions(), "shutdown") > 0;
         self.rec.not_applicable.push(if subscribed { CheckId::SHUTDOWN_EOF } else { CheckId::SHUTDOWN_EXIT });

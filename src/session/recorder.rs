@@ -131,7 +131,11 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
     pub(crate) fn finding_as(&mut self, f: &Finding, tier: Tier) {
         if let Some(q) = self.quiet.as_mut() {
             q.push(f.clone());
-            self.stop_reason.get_or_insert(f.reason.clone());
+            // Only what ends the plugin's life ends the question asked of
+            // it: a tolerated violation is not the question's verdict.
+            if matches!(f.effect, Effect::Kill | Effect::Fatal(_) | Effect::Disabled) && tier == Tier::Kill {
+                self.stop_reason.get_or_insert(f.reason.clone());
+            }
             return;
         }
         let outcome = match tier {

@@ -100,6 +100,41 @@ defect!(
     1
 );
 
+// A death long after init, with no input to blame, is still a death: the
+// plugin is watched for the whole run and at least --watch after init.
+// Which check it fails depends on what the plugin had read when its timer
+// fired: `lifecycle/alive` when idle, else the input it was handling.
+#[test]
+fn r_exit_1s_after_init() {
+    for profile in ["v26.06", "v23.02"] {
+        let run = misbehave("exit-1s-after-init", profile, &[]);
+        assert_eq!(run.code, 1, "{profile}: {}", run.stdout);
+        assert!(run.stdout.contains("lightningd would kill this plugin"), "{profile}: {}", run.stdout);
+        let died =
+            run.stdout.lines().filter(|l| l.starts_with("FAIL ") && l.contains("Killing plugin: exited during normal operation")).count();
+        assert_eq!(died, 1, "{profile}: {}", run.stdout);
+    }
+}
+
+/// Without consent no method of the plugin is called: a method that exits
+/// when called is harmless. With `--probe` it is called, and the death is
+/// charged to the input the plugin had read last, not to `notify/alive`.
+#[test]
+fn a_method_is_called_only_with_consent() {
+    let run = misbehave("die-method", "v26.06", &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let (o, m) = run.check("frame/probe").expect("frame/probe line");
+    assert_eq!(o, "PASS");
+    assert!(m.starts_with("evidence, calling none of its methods"), "{m}");
+    // With consent, the first framing check that carries a call to it
+    // (every byte its own read) is the input the plugin died of.
+    let run = misbehave("die-method", "v26.06", &["--probe", "die"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let (o, m) = run.check("frame/split").expect("frame/split line");
+    assert_eq!((o.as_str(), m.as_str()), ("FAIL", "Killing plugin: exited during normal operation (after every byte its own read)"));
+    assert_eq!(run.check("notify/alive").map(|l| l.0).as_deref(), Some("PASS"), "{}", run.stdout);
+    assert!(!run.stdout.contains("would accept"), "{}", run.stdout);
+}
 #[test]
 fn r_silent_getmanifest_says_the_node_terminates() {
     let run = misbehave("silent-manifest", "v26.06", &["--timeout", "0.5"]);
@@ -229,7 +264,8 @@ defect!(
     r_reader_reads_lines,
     "line-framed",
     "v26.06",
-    [],
+    // A call is what a line reader breaks on: with consent to call `hello`.
+    ["--probe", "hello"],
     "frame/passthrough",
     "FAIL",
     Starts("Killing plugin: exited during normal operation (after a pretty-printed call"),
@@ -244,7 +280,8 @@ fn fragile_readers_fail_only_their_own_framing_check() {
         ("huge-fragile", "frame/huge"),
         ("line-framed", "frame/passthrough"),
     ] {
-        let run = misbehave(defect, "v26.06", &[]);
+        // With consent to call `hello`, so that calls are sent too.
+        let run = misbehave(defect, "v26.06", &["--probe", "hello"]);
         for id in ["frame/split", "frame/coalesced", "frame/huge", "frame/passthrough"] {
             let line = run.check(id);
             if id == broken {

@@ -81,7 +81,9 @@ impl Run {
 
 /// Runs the misbehave fixture with a defect under a profile.
 pub fn misbehave(defect: &str, profile: &str, extra: &[&str]) -> Run {
-    let timeout: &[&str] = if extra.contains(&"--timeout") { &[] } else { &["--timeout", "2"] };
+    // The harness's default timeout: a Python plugin may take seconds to
+    // start on a busy machine. Tests of timeouts pass their own.
+    let timeout: &[&str] = if extra.contains(&"--timeout") { &[] } else { &["--timeout", "10"] };
     let out = harness()
         // -v: every check's line, passes included, for `Run::check`.
         .args(["run", "--cln-version", profile])
