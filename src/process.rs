@@ -122,6 +122,13 @@ impl PluginProcess {
         }
     }
 
+    /// Whether the writer has nothing in hand: all written, or given up
+    /// because the plugin is gone. Only then is [`consumed`](Self::consumed)
+    /// exact for a dead plugin.
+    pub fn writer_done(&self) -> bool {
+        self.queued.load(Ordering::SeqCst) == 0 || self.broken.load(Ordering::SeqCst)
+    }
+
     /// Bytes handed to [`write`](Self::write) so far: the stream position
     /// after the last write.
     pub fn sent(&self) -> u64 {
@@ -320,19 +327,25 @@ fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>, sent: Arc<AtomicU64>,
             // Once the plugin is gone (EPIPE) nothing more reaches it: what
             // is left is not counted as sent, so the read position stays
             // where the plugin stopped.
+            // At most a pipe's worth per call, so `queued` follows a large
+            // write as the plugin reads it.
             let mut written = 0;
             while written < bytes.len() && !broken.load(Ordering::SeqCst) {
-                match stdin.write(&bytes[written..]) {
+                let end = bytes.len().min(written + 64 * 1024);
+                match stdin.write(&bytes[written..end]) {
                     Ok(0) => break,
-                    Ok(n) => written += n,
+                    Ok(n) => {
+                        written += n;
+                        queued.fetch_sub(n, Ordering::SeqCst);
+                    }
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(_) => break,
                 }
             }
-            queued.fetch_sub(bytes.len(), Ordering::SeqCst);
             if written < bytes.len() {
                 // What reached the pipe counts; the rest never will.
                 broken.store(true, Ordering::SeqCst);
+                queued.fetch_sub(bytes.len() - written, Ordering::SeqCst);
                 sent.fetch_sub((bytes.len() - written) as u64, Ordering::SeqCst);
             }
         }

@@ -41,7 +41,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let deadline = Instant::now() + self.question_deadline();
         match probe {
             Probe::Call(method, params) => {
-                self.cause(CheckId::FRAME_PROBE, format!("the probe call to '{method}'"));
+                self.cause(CheckId::FRAME_PROBE, format!("while handling the probe call to '{method}'"));
                 self.forward_call(c, method, params, deadline).map(|_| ())
             }
             Probe::Alive => {
@@ -163,7 +163,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
             // Replies to these notifications are replies to notifications.
             self.current = Some(format!("framing: {what}"));
-            self.cause(id, what.clone());
+            self.cause(id, format!("after {what}"));
             for s in &schedules {
                 self.play(c, s);
             }

@@ -37,7 +37,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         for n in plan {
             let label = if n.extra_field { format!("{} (with an extra field)", n.topic) } else { n.topic.clone() };
             self.current = Some(label.clone());
-            self.cause(CheckId::NOTIFY_ALIVE, format!("the '{label}' notification"));
+            self.cause(CheckId::NOTIFY_ALIVE, format!("after the '{label}' notification"));
             self.send(c, n.bytes);
             self.settle(c, deadline);
             self.current = None;
@@ -112,7 +112,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         continue;
                     }
                     self.current = Some(topic.clone());
-                    self.cause(CheckId::NOTIFY_ALIVE, format!("the '{topic}' notification"));
+                    self.cause(CheckId::NOTIFY_ALIVE, format!("after the '{topic}' notification"));
                     self.send(c, bytes);
                     self.settle(c, deadline);
                     self.current = None;
@@ -147,7 +147,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     self.pump(c, (Instant::now() + Duration::from_millis(20)).min(deadline));
                 },
                 Action::Call { method, params, expect_result, expect_error } => {
-                    self.cause(CheckId::NOTIFY_ALIVE, format!("a call to '{method}'"));
+                    self.cause(CheckId::NOTIFY_ALIVE, format!("while handling a call to '{method}'"));
                     let answer = self.forward_call(c, &method, &params, deadline);
                     match answer {
                         Err(why) => failures.push(format!("{what}: {why}")),

@@ -11,7 +11,7 @@ use crate::profile::Profile;
 use crate::wire::{Decoder, Id};
 
 /// What a stretch of the plugin's stdin was for: the check its survival
-/// counts for, and how to name it ("the 'connect' notification").
+/// counts for, and how a death is told ("after the 'connect' notification").
 #[derive(Clone, Debug)]
 pub(crate) struct Cause {
     pub(crate) check: CheckId,

@@ -112,7 +112,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let what = format!("the '{hook}' hook ({label})");
         let errors_before = self.handler_errors.len();
         self.current = Some(what.clone());
-        self.cause(CheckId::HOOK_ALIVE, what.clone());
+        self.cause(CheckId::HOOK_ALIVE, format!("while handling {what}"));
         self.send_request(c, hook, &id, &params_text);
         let waited = self.wait_until(c, &id, Instant::now() + self.h.timeout);
         // pyln-client logs a failed handler's traceback after its answer.
@@ -287,7 +287,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 if self.subscriptions().iter().any(|s| s == "deprecated_oneshot") {
                     if let Some(bytes) = crate::notify::message(&self.profile, "deprecated_oneshot") {
                         self.current = Some("deprecated_oneshot".into());
-                        self.cause(CheckId::NOTIFY_ALIVE, "the 'deprecated_oneshot' notification");
+                        self.cause(CheckId::NOTIFY_ALIVE, "after the 'deprecated_oneshot' notification");
                         self.send(c, bytes);
                         self.pump(c, Instant::now() + self.h.quiet);
                         self.current = None;
@@ -319,7 +319,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let id = self.passthrough_id(method);
         c.expect(&id);
         let bytes = passthrough::forwarded_request(&id, method, params);
-        self.cause(CheckId::NOTIFY_ALIVE, format!("a call to '{method}'"));
+        self.cause(CheckId::NOTIFY_ALIVE, format!("while handling '{method}'"));
         self.send(c, bytes);
         match self.wait_until(c, &id, Instant::now() + self.h.timeout) {
             Waited::Answer(m, _) => Ok(m.doc),
@@ -364,7 +364,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             } else {
                 let id = self.passthrough_id("check");
                 c.expect(&id);
-                self.cause(CheckId::NOTIFY_ALIVE, format!("`check {command}`"));
+                self.cause(CheckId::NOTIFY_ALIVE, format!("while handling `check {command}`"));
                 self.send(c, passthrough::check_request(&id, &command, &params));
                 let what = format!("check {command}");
                 match self.wait_until(c, &id, Instant::now() + self.h.timeout) {
@@ -401,7 +401,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             let val = self.option_value(o);
             let id = self.passthrough_id("setconfig");
             c.expect(&id);
-            self.cause(CheckId::NOTIFY_ALIVE, format!("setconfig of '{}'", o.name));
+            self.cause(CheckId::NOTIFY_ALIVE, format!("while handling setconfig of '{}'", o.name));
             self.send(c, passthrough::setconfig_request(&id, &o.name, val.as_deref(), o.multi));
             match self.wait_until(c, &id, Instant::now() + self.h.timeout) {
                 Waited::Answer(msg, _) => match passthrough::judge_setconfig(&o.name, &msg.doc) {

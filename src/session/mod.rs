@@ -516,8 +516,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// A death after init: "exited during normal operation", charged to the
     /// check whose input the plugin had read last (§1.4).
     fn died(&mut self, c: &Conn) {
+        // The writer learns of the death from EPIPE; until then what it
+        // holds would count as unread.
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while !c.proc.writer_done() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(200));
+        }
         let (check, after) = match c.cause_of_death() {
-            Some(Cause { check, label }) if !label.is_empty() => (*check, format!(" (after {label})")),
+            Some(Cause { check, label }) if !label.is_empty() => (*check, format!(" ({label})")),
             Some(Cause { check, .. }) => (*check, String::new()),
             None => (CheckId::LIFECYCLE_ALIVE, String::new()),
         };
