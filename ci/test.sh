@@ -18,6 +18,13 @@ if [ -f fixtures/plugins/cln-plugin-rs/Cargo.toml ]; then
 fi
 export CLN_HARNESS_PYTHON="$PWD/.venv/bin/python"
 
+# The real lightningd builds for tests/differential.rs. Without them that
+# suite is skipped with its reason; under CI=true it fails instead.
+builds="$(bash ci/unpack-lightningd.sh)"
+if [ -n "$builds" ]; then
+    export CLN_HARNESS_LIGHTNINGD_BUILDS="$builds"
+fi
+
 cargo test --locked "$@"
 # Builds the wheel with maturin and installs it into a fresh venv.
 cargo test --locked --test wheel -- --ignored

@@ -44,6 +44,13 @@ enum Command {
     Fuzz(FuzzArgs),
     /// Replay a schedule saved by `fuzz`, on a fresh plugin process.
     Replay(ReplayArgs),
+    /// Run the plugin under a real lightningd too, and compare its outcome
+    /// with the harness's verdict (exit 1 when they disagree).
+    Crosscheck(CrosscheckArgs),
+    /// A Bitcoin backend plugin for a real lightningd: a regtest chain
+    /// holding only its genesis block (run by lightningd, not by hand).
+    #[command(hide = true)]
+    Backend,
 }
 
 #[derive(clap::Args, Debug)]
@@ -85,6 +92,31 @@ struct FuzzArgs {
     /// Where failing schedules are appended (JSON Lines).
     #[arg(long, default_value = "cln-harness-regressions.jsonl", value_name = "FILE")]
     regressions: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct CrosscheckArgs {
+    /// The real lightningd binary (its subdaemons beside it, its plugins in ../plugins).
+    #[arg(long, value_name = "PATH")]
+    lightningd: PathBuf,
+
+    /// The plugin executable. Omit it to give `-- INTERPRETER SCRIPT ARGS...`.
+    plugin: Option<PathBuf>,
+
+    #[arg(last = true)]
+    rest: Vec<OsString>,
+
+    /// The harness profile to compare with [default: from `lightningd --version`].
+    #[arg(long = "cln-version", value_name = "VERSION")]
+    cln_version: Option<String>,
+
+    /// Seconds the real node may take to start (or stop) before the cross-check gives up.
+    #[arg(long, default_value_t = 150.0, value_name = "SECS")]
+    start_timeout: f64,
+
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -340,6 +372,8 @@ pub fn main() -> i32 {
         Command::Snapshot(args) => snapshot(args),
         Command::Fuzz(args) => fuzz(args),
         Command::Replay(args) => replay(args),
+        Command::Backend => backend(),
+        Command::Crosscheck(args) => crosscheck(args),
     }
 }
 
@@ -770,6 +804,73 @@ fn shell_words(program: &str, args: &[String]) -> String {
     } else {
         let words: Vec<String> = std::iter::once(program).chain(args.iter().map(String::as_str)).map(quote).collect();
         format!("-- {}", words.join(" "))
+    }
+}
+
+fn crosscheck(args: CrosscheckArgs) -> i32 {
+    let Some((program, rest)) = command(&args.plugin, &args.rest) else {
+        eprintln!("error: {}", cln_harness::Error::NoPlugin);
+        return EXIT_USAGE;
+    };
+    if !(args.start_timeout > 0.0 && args.start_timeout.is_finite()) {
+        eprintln!("error: --start-timeout must be a positive number of seconds, not {}", args.start_timeout);
+        return EXIT_USAGE;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find the cln-harness binary to serve as Bitcoin backend: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut check = cln_harness::crosscheck::CrossCheck::new(&args.lightningd, program, exe);
+    check.args = rest;
+    check.profile = args.cln_version.clone();
+    check.start_timeout = Duration::from_secs_f64(args.start_timeout);
+    let c = match check.run() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+    } else {
+        println!("cln-harness crosscheck: {} against lightningd {} (profile {})\n", c.plugin, c.version, c.profile);
+        let check = c.harness_check.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
+        println!("  cln-harness: {}{check}", c.harness.describe());
+        println!("  lightningd:  {}", c.real.describe());
+        if !c.plugin_log.is_empty() {
+            println!("\n  lightningd's log for the plugin (last lines):");
+            for l in &c.plugin_log[c.plugin_log.len().saturating_sub(8)..] {
+                let l: String = l.chars().take(200).collect();
+                println!("    {}", l.replace('\n', "\\n"));
+            }
+        }
+        println!();
+        match &c.difference {
+            None => println!("agree"),
+            Some(d) => println!("DISAGREE: {d}"),
+        }
+    }
+    if c.difference.is_some() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn backend() -> i32 {
+    // lightningd tells every plugin its version; it decides the
+    // estimatefees shape.
+    let version = std::env::var("LIGHTNINGD_VERSION").unwrap_or_default();
+    match cln_harness::backend::serve(std::io::stdin().lock(), std::io::stdout().lock(), &version) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: backend: {e}");
+            EXIT_USAGE
+        }
     }
 }
 

@@ -22,8 +22,10 @@
 //! [`CheckResult`] per check in [`checks::CATALOGUE`]. An [`Error`] means
 //! the harness itself could not run (no such plugin, bad option value...).
 
+pub mod backend;
 pub mod baseline;
 pub mod checks;
+pub mod crosscheck;
 mod error;
 pub mod events;
 pub mod framing;
@@ -32,6 +34,7 @@ pub mod hooks;
 mod init;
 pub mod jsmn;
 pub mod library;
+pub mod lightningd;
 pub mod manifest;
 pub mod messages;
 pub mod notify;

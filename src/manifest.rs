@@ -148,8 +148,10 @@ impl<'a> Judge<'a> {
         if let Some(d) = result.get("dynamic") {
             match d.to_bool() {
                 Some(b) => self.m.dynamic = b,
+                // v23.02 prints the whole token, a string's quotes included
+                // (json_tok_full), as its real node shows.
                 None if self.rules().legacy_option_rules => {
-                    return fail(CheckId::MANIFEST_DYNAMIC, format!("Bad 'dynamic' field ('{}')", d.text()))
+                    return fail(CheckId::MANIFEST_DYNAMIC, format!("Bad 'dynamic' field ('{}')", d.full_text()))
                 }
                 None => return fail(CheckId::MANIFEST_DYNAMIC, format!("getmanifest: invalid \"dynamic\" field {}", d.text())),
             }

@@ -358,7 +358,7 @@ fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>, sent: Arc<AtomicU64>,
 const SLOTS: usize = 64;
 static GROUPS: [AtomicI32; SLOTS] = [const { AtomicI32::new(0) }; SLOTS];
 
-fn register_group(pgid: i32) {
+pub(crate) fn register_group(pgid: i32) {
     for slot in &GROUPS {
         if slot.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
             return;
@@ -366,7 +366,7 @@ fn register_group(pgid: i32) {
     }
 }
 
-fn unregister_group(pgid: i32) {
+pub(crate) fn unregister_group(pgid: i32) {
     for slot in &GROUPS {
         let _ = slot.compare_exchange(pgid, 0, Ordering::SeqCst, Ordering::SeqCst);
     }

@@ -1,0 +1,418 @@
+//! Cross-checks: the same plugin judged by the harness and started by a
+//! real lightningd, and whether the two outcomes agree.
+//!
+//! The real node runs as [`crate::lightningd::Node`] with `cln-harness
+//! backend` as its Bitcoin backend; a second node connects, sends a custom
+//! message and disconnects when the plugin subscribes to or hooks those
+//! events. Its outcome is read from its log (the plugin's own
+//! `plugin-<file>` subsystem) and its exit status.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::lightningd::{parse_log, Build, Node, NodeError, NodeOptions, Started};
+use crate::{Harness, Report, Verdict};
+
+/// How lightningd ends up treating the plugin, in either world.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase", tag = "outcome")]
+pub enum Outcome {
+    Accepted,
+    Disabled { reason: String },
+    /// `Killing plugin: <reason>`.
+    Killed { reason: String },
+    /// lightningd itself stops: its exit (`exit status: 1`, `signal: 11`)
+    /// and its last words.
+    Exits { status: String, message: String },
+}
+
+impl Outcome {
+    /// The verdict class: `accepted`, `disabled`, `killed`, `exits`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Disabled { .. } => "disabled",
+            Outcome::Killed { .. } => "killed",
+            Outcome::Exits { .. } => "exits",
+        }
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Outcome::Accepted => "accepted".into(),
+            Outcome::Disabled { reason } => format!("disabled: {}", one_line(reason)),
+            Outcome::Killed { reason } => format!("killed: Killing plugin: {}", one_line(reason)),
+            Outcome::Exits { status, message } if status.is_empty() => format!("lightningd exits: {}", one_line(message)),
+            Outcome::Exits { status, message } => format!("lightningd exits ({status}): {}", one_line(message)),
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    let s = s.replace('\n', "\\n");
+    if s.chars().count() > 160 {
+        format!("{}…", s.chars().take(160).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Why a cross-check could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum CrossError {
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    #[error("lightningd {version} has no harness profile (known: {known}); pass --cln-version to pick one")]
+    NoProfile { version: String, known: String },
+    #[error(transparent)]
+    Harness(#[from] crate::Error),
+    #[error("cannot prepare the plugin for lightningd: {0}")]
+    Setup(std::io::Error),
+    #[error("lightningd {version} did not become ready within {secs} s, nor exit; its log ends:\n{tail}")]
+    NotReady { version: String, secs: u64, tail: String },
+}
+
+/// What to cross-check.
+#[derive(Clone, Debug)]
+pub struct CrossCheck {
+    pub lightningd: PathBuf,
+    /// The harness profile; `None` picks it from `lightningd --version`.
+    pub profile: Option<String>,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// Environment for the plugin, in both worlds.
+    pub env: Vec<(String, String)>,
+    /// The `cln-harness` binary that serves as backend.
+    pub exe: PathBuf,
+    /// How long the real node may take to become ready or exit.
+    pub start_timeout: Duration,
+    /// How long the plugin must survive on the ready node.
+    pub settle: Duration,
+}
+
+/// Both outcomes, side by side.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Comparison {
+    pub plugin: String,
+    pub version: String,
+    pub profile: String,
+    pub harness: Outcome,
+    /// The check the harness's verdict came from.
+    pub harness_check: Option<String>,
+    pub real: Outcome,
+    /// Why they disagree, or `None`.
+    pub difference: Option<String>,
+    /// The real node's log lines from the plugin's subsystem.
+    pub plugin_log: Vec<String>,
+}
+
+impl CrossCheck {
+    pub fn new(lightningd: impl Into<PathBuf>, program: impl Into<OsString>, exe: impl Into<PathBuf>) -> CrossCheck {
+        CrossCheck {
+            lightningd: lightningd.into(),
+            profile: None,
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            exe: exe.into(),
+            start_timeout: Duration::from_secs(150),
+            settle: Duration::from_millis(1500),
+        }
+    }
+
+    /// Runs the harness, then the real node, and compares.
+    pub fn run(&self) -> Result<Comparison, CrossError> {
+        let build = Build::at(&self.lightningd)?;
+        let profile = match &self.profile {
+            Some(p) => p.clone(),
+            None => build.profile().ok_or_else(|| CrossError::NoProfile {
+                version: build.version.clone(),
+                known: crate::Profile::names().join(", "),
+            })?,
+        };
+        let mut harness = Harness::new(&self.program).args(self.args.clone()).profile(&profile);
+        for (k, v) in &self.env {
+            harness = harness.env(k, v);
+        }
+        let report = harness.run()?;
+        let (harness_outcome, harness_check) = from_report(&report);
+        let (real, plugin_log) = self.real(&build, &report)?;
+        let difference = compare(&harness_outcome, &real);
+        Ok(Comparison {
+            plugin: report.plugin.clone(),
+            version: build.version,
+            profile,
+            harness: harness_outcome,
+            harness_check,
+            real,
+            difference,
+            plugin_log,
+        })
+    }
+
+    /// Starts the plugin under the real node; returns its outcome and the
+    /// plugin's log lines.
+    fn real(&self, build: &Build, report: &Report) -> Result<(Outcome, Vec<String>), CrossError> {
+        let work = tempfile::Builder::new().prefix("cln-harness-cross").tempdir().map_err(CrossError::Setup)?;
+        let backend = crate::backend::write_wrapper(work.path(), &self.exe).map_err(CrossError::Setup)?;
+        let plugin = plugin_path(work.path(), &self.program, &self.args).map_err(CrossError::Setup)?;
+        let shortname = plugin.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        let subsystem = format!("plugin-{shortname}");
+
+        // A second node when the plugin would see peers come and go.
+        let wants_peer = report.manifest.as_ref().is_some_and(|m| {
+            m.subscriptions.iter().any(|s| matches!(s.as_str(), "connect" | "disconnect" | "custommsg" | "*"))
+                || m.hooks.iter().any(|h| matches!(h.name.as_str(), "peer_connected" | "custommsg"))
+        });
+        let quick = Instant::now() + Duration::from_secs(10);
+        let peer = if wants_peer {
+            let mut p = Node::start(build, &backend, &NodeOptions::default())?;
+            match p.wait_ready(Instant::now() + self.start_timeout) {
+                Started::Ready => Some(p),
+                _ => return Err(CrossError::NotReady { version: build.version.clone(), secs: self.start_timeout.as_secs(), tail: tail(&p.log()) }),
+            }
+        } else {
+            None
+        };
+
+        let opts = NodeOptions {
+            plugins: vec![plugin.clone()],
+            args: vec![format!("--log-level=io:{subsystem}")],
+            env: self.env.clone(),
+        };
+        let mut node = Node::start(build, &backend, &opts)?;
+        let started = node.wait_ready(Instant::now() + self.start_timeout);
+        if let Started::TimedOut = started {
+            return Err(CrossError::NotReady { version: build.version.clone(), secs: self.start_timeout.as_secs(), tail: tail(&node.log()) });
+        }
+        if let (Started::Ready, Some(p)) = (&started, &peer) {
+            // Errors here are the plugin's doing (a hook that kills the
+            // node): the outcome below tells.
+            let _ = exercise(&node, p, quick.max(Instant::now() + Duration::from_secs(10)));
+        }
+        if let Started::Ready = started {
+            std::thread::sleep(self.settle);
+        }
+        // lightningd gives shutdown subscribers 30 s.
+        let status = node.stop(Instant::now() + Duration::from_secs(40));
+        let log = node.log();
+        let stdio = node.stdio();
+        drop(node);
+        drop(peer);
+        let entries = parse_log(&log);
+        let plugin_log: Vec<String> =
+            entries.iter().filter(|e| e.subsystem == subsystem).map(|e| format!("{} {}", e.level, e.text)).collect();
+        Ok((classify(&entries, &subsystem, status, &stdio, matches!(started, Started::Ready)), plugin_log))
+    }
+}
+
+/// Connects the peer, has it send a custom message, disconnects.
+fn exercise(node: &Node, peer: &Node, deadline: Instant) -> Result<(), NodeError> {
+    let peer_id = peer.id(deadline)?;
+    let id = node.id(deadline)?;
+    node.rpc("connect", json!({"id": peer_id, "host": "127.0.0.1", "port": peer.port}), deadline)?;
+    // An odd type (0x7777 is odd), so the receiver may ignore it.
+    let _ = peer.rpc("sendcustommsg", json!({"node_id": id, "msg": "77770000"}), deadline);
+    std::thread::sleep(Duration::from_millis(300));
+    node.rpc("disconnect", json!({"id": peer_id, "force": true}), deadline)?;
+    std::thread::sleep(Duration::from_millis(200));
+    Ok(())
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// The path lightningd is given: the plugin itself, or, for an
+/// interpreter or arguments, a script in `work` named after the plugin
+/// file (lightningd passes no arguments and names the log after the file).
+fn plugin_path(work: &Path, program: &OsString, args: &[OsString]) -> std::io::Result<PathBuf> {
+    let program_path = Path::new(program);
+    if args.is_empty() {
+        return std::fs::canonicalize(program_path);
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let name = args.iter().rev().map(Path::new).find(|p| p.is_file()).unwrap_or(program_path);
+    let name = name.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| "plugin".into());
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let mut line = String::from("#!/bin/sh\nexec");
+    for a in std::iter::once(program.as_os_str()).chain(args.iter().map(|a| a.as_os_str())) {
+        line.push(' ');
+        // Relative paths resolve from lightningd's working directory, which
+        // is not the caller's. Absolute, not canonical: a venv's python is
+        // a symlink, and resolving it would leave the venv.
+        let p = Path::new(a);
+        if p.exists() {
+            line.push_str(&quote(std::path::absolute(p)?.as_os_str()));
+        } else {
+            line.push_str(&quote(a));
+        }
+    }
+    line.push_str(" \"$@\"\n");
+    let dir = work.join("plugin");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    std::fs::write(&path, line)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
+}
+
+/// The harness's verdict as an outcome, and the check it came from.
+pub fn from_report(report: &Report) -> (Outcome, Option<String>) {
+    match &report.verdict {
+        Verdict::Accepted => (Outcome::Accepted, None),
+        Verdict::Disabled { check, reason } => (Outcome::Disabled { reason: reason.clone() }, Some(check.clone())),
+        Verdict::Killed { check, reason } => (Outcome::Killed { reason: reason.clone() }, Some(check.clone())),
+        Verdict::Fatal { check, reason } => (Outcome::Exits { status: String::new(), message: reason.clone() }, Some(check.clone())),
+    }
+}
+
+/// The real node's outcome, from its log, its exit and its output.
+/// `ready` says whether it got as far as answering `getinfo`.
+pub fn classify(entries: &[crate::lightningd::LogEntry], subsystem: &str, status: Option<std::process::ExitStatus>, stdio: &str, ready: bool) -> Outcome {
+    use std::os::unix::process::ExitStatusExt;
+    let abnormal = match status {
+        Some(s) => !s.success(),
+        None => true,
+    };
+    if abnormal || !ready {
+        let status = match status {
+            Some(s) => match (s.code(), s.signal()) {
+                (Some(c), _) => format!("exit status: {c}"),
+                (_, Some(sig)) => format!("signal: {sig}"),
+                _ => s.to_string(),
+            },
+            None => "did not exit: killed".into(),
+        };
+        // lightningd's last words: its last BROKEN line, else the last line
+        // it printed that is not the built-in plugins' noise.
+        let message = entries
+            .iter()
+            .rev()
+            .find(|e| e.level == "**BROKEN**" && !e.text.starts_with("backtrace") && !e.text.contains("FATAL SIGNAL"))
+            .map(|e| e.text.clone())
+            .or_else(|| {
+                // Without a BROKEN line (a crash), the first thing it
+                // printed that is neither noise nor a backtrace frame.
+                stdio
+                    .lines()
+                    .find(|l| {
+                        !l.trim().is_empty() && !l.contains("Lost connection to the RPC socket") && !l.starts_with("0x") && !l.starts_with('\t')
+                    })
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        return Outcome::Exits { status, message };
+    }
+    for e in entries.iter().filter(|e| e.subsystem == subsystem) {
+        let Some(reason) = e.text.strip_prefix("Killing plugin: ") else { continue };
+        if let Some(r) = reason.strip_prefix("disabled itself at init: ").or_else(|| reason.strip_prefix("disabled itself: ")) {
+            return Outcome::Disabled { reason: r.to_owned() };
+        }
+        // A clean exit at shutdown is logged at DEBUG in the same words as
+        // a crash (logged at INFO).
+        if e.level == "DEBUG" {
+            continue;
+        }
+        return Outcome::Killed { reason: reason.to_owned() };
+    }
+    Outcome::Accepted
+}
+
+/// Whether two reasons start alike: fatal and kill texts quote raw
+/// buffers, whose bytes (and how a log prints them) differ from run to run.
+/// lightningd's log prints a control character as `?`, so both sides are
+/// compared that way.
+pub fn same_start(a: &str, b: &str) -> bool {
+    let n = a.chars().count().min(b.chars().count()).min(48);
+    let norm = |c: char| if c.is_control() { '?' } else { c };
+    a.chars().take(n).map(norm).eq(b.chars().take(n).map(norm))
+}
+
+/// The harness's words for a fatal stop, reduced to lightningd's reason:
+/// without `error starting plugin '<path>': ` (paths differ) and without
+/// the `, then: ...` the harness adds.
+fn fatal_core(s: &str) -> &str {
+    let s = s.split(", then: ").next().unwrap_or(s);
+    let s = s.strip_prefix("Killing plugin: ").unwrap_or(s);
+    match s.strip_prefix("error starting plugin '").and_then(|r| r.split_once("': ")) {
+        Some((_, rest)) => rest,
+        None => s,
+    }
+}
+
+/// Why the outcomes disagree, or `None` when they agree.
+pub fn compare(harness: &Outcome, real: &Outcome) -> Option<String> {
+    let differ = || Some(format!("harness: {}; lightningd: {}", harness.describe(), real.describe()));
+    match (harness, real) {
+        (Outcome::Accepted, Outcome::Accepted) => None,
+        (Outcome::Disabled { reason: a }, Outcome::Disabled { reason: b }) | (Outcome::Killed { reason: a }, Outcome::Killed { reason: b }) => {
+            if same_start(a, b) {
+                None
+            } else {
+                differ()
+            }
+        }
+        (Outcome::Exits { message: a, .. }, Outcome::Exits { status, message: b }) => {
+            // A crash has no words: the harness says why, the node dies
+            // of a signal.
+            if a.starts_with("lightningd crashes") {
+                return if status.starts_with("signal") { None } else { differ() };
+            }
+            let core = fatal_core(a);
+            let b_core = b.split_once("Killing plugin: ").map(|x| x.1).unwrap_or(b);
+            let b_core = fatal_core(b_core);
+            if same_start(core, b_core) || b.contains(&core.chars().take(48).collect::<String>()) {
+                None
+            } else {
+                differ()
+            }
+        }
+        _ => differ(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lightningd::LogEntry;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn e(level: &str, sub: &str, text: &str) -> LogEntry {
+        LogEntry { level: level.into(), subsystem: sub.into(), text: text.into() }
+    }
+
+    #[test]
+    fn a_clean_shutdown_is_not_a_kill_but_a_crash_is() {
+        let ok = std::process::ExitStatus::from_raw(0);
+        let clean = [e("DEBUG", "plugin-p", "Killing plugin: exited during normal operation")];
+        assert_eq!(classify(&clean, "plugin-p", Some(ok), "", true), Outcome::Accepted);
+        let crash = [e("INFO", "plugin-p", "Killing plugin: exited during normal operation")];
+        assert_eq!(classify(&crash, "plugin-p", Some(ok), "", true), Outcome::Killed { reason: "exited during normal operation".into() });
+        let other = [e("INFO", "plugin-q", "Killing plugin: exited during normal operation")];
+        assert_eq!(classify(&other, "plugin-p", Some(ok), "", true), Outcome::Accepted);
+    }
+
+    #[test]
+    fn an_exit_carries_lightningds_last_words() {
+        let one = std::process::ExitStatus::from_raw(1 << 8);
+        let log = [e("**BROKEN**", "lightningd", "error starting plugin '/x/p': option name 'alias' is already taken")];
+        let real = classify(&log, "plugin-p", Some(one), "", false);
+        assert_eq!(real.class(), "exits");
+        let harness = Outcome::Exits { status: String::new(), message: "error starting plugin '/y/p': option name 'alias' is already taken".into() };
+        assert_eq!(compare(&harness, &real), None);
+        let other = Outcome::Exits { status: String::new(), message: "error starting plugin '/y/p': option name 'network' is already taken".into() };
+        assert!(compare(&other, &real).is_some());
+    }
+
+    #[test]
+    fn classes_must_match() {
+        assert!(compare(&Outcome::Accepted, &Outcome::Killed { reason: "x".into() }).is_some());
+        assert_eq!(compare(&Outcome::Killed { reason: "bad {\"a\"".into() }, &Outcome::Killed { reason: "bad {\"a\"\n}".into() }), None);
+    }
+}

@@ -1,0 +1,451 @@
+//! The differential suite: every misbehave defect and every fixture plugin,
+//! judged by cln-harness and started by a real lightningd, for every
+//! release that has both a profile and a build. Verdict class and
+//! lightningd's reason must agree, except where
+//! `fixtures/differential/known-differences.toml` says why they cannot;
+//! an entry that no longer differs fails the suite too.
+//!
+//! The builds are unpacked by `ci/test.sh` (ci/unpack-lightningd.sh) into
+//! `target/lightningd/<version>/`, or found at `CLN_HARNESS_LIGHTNINGD_BUILDS`.
+//! Without them the suite is skipped with a reason, except under `CI=true`,
+//! where it fails.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cln_harness::crosscheck::{CrossCheck, Outcome};
+use cln_harness::lightningd::{Build, Node, NodeOptions, Started};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_cln-harness"))
+}
+
+/// Every unpacked build, oldest first; `None` (after saying why) when the
+/// suite must be skipped.
+fn builds() -> Option<Vec<Build>> {
+    let dir = std::env::var_os("CLN_HARNESS_LIGHTNINGD_BUILDS").map(PathBuf::from).unwrap_or_else(|| root().join("target/lightningd"));
+    let mut found: Vec<Build> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("lightningd/lightningd"))
+        .filter(|p| p.is_file())
+        .map(|p| Build::at(&p).unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    found.sort_by(|a, b| a.version.cmp(&b.version));
+    if found.is_empty() {
+        let why = format!(
+            "no lightningd builds under {}: run ci/test.sh (it unpacks ../shared/lightningd/*.tar.xz, or CLN_HARNESS_LIGHTNINGD_DIR)",
+            dir.display()
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must run the differential suite, but {why}");
+        eprintln!("differential suite skipped: {why}");
+        return None;
+    }
+    Some(found)
+}
+
+/// Runs `jobs` closures at most `width` at a time.
+fn pool<T: Send + 'static>(width: usize, jobs: Vec<Box<dyn FnOnce() -> T + Send>>) -> Vec<T> {
+    let queue = Arc::new(Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>()));
+    let results = Arc::new(Mutex::new(BTreeMap::new()));
+    let workers: Vec<_> = (0..width)
+        .map(|_| {
+            let (queue, results) = (queue.clone(), results.clone());
+            std::thread::spawn(move || loop {
+                let Some((i, job)) = queue.lock().unwrap().pop() else { return };
+                let r = job();
+                results.lock().unwrap().insert(i, r);
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("a worker panicked");
+    }
+    Arc::try_unwrap(results).ok().expect("workers are done").into_inner().unwrap().into_values().collect()
+}
+
+/// How many real nodes at once: a few, on a 2-core machine.
+fn width() -> usize {
+    std::env::var("CLN_HARNESS_DIFF_JOBS").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(3)
+}
+
+#[test]
+fn backend_starts_every_build() {
+    let Some(builds) = builds() else { return };
+    let jobs: Vec<Box<dyn FnOnce() -> Result<String, String> + Send>> = builds
+        .into_iter()
+        .map(|b| {
+            Box::new(move || {
+                let work = tempfile::tempdir().unwrap();
+                let backend = cln_harness::backend::write_wrapper(work.path(), &exe()).unwrap();
+                let mut node = Node::start(&b, &backend, &NodeOptions::default()).map_err(|e| e.to_string())?;
+                let ready = node.wait_ready(Instant::now() + Duration::from_secs(60));
+                let info = node.rpc("getinfo", serde_json::json!({}), Instant::now() + Duration::from_secs(10));
+                let status = node.stop(Instant::now() + Duration::from_secs(40));
+                let log = node.log();
+                match (ready, info) {
+                    (Started::Ready, Ok(info)) if info["blockheight"] == 0 && info["network"] == "regtest" && status.is_some_and(|s| s.success()) => {
+                        Ok(b.version.clone())
+                    }
+                    (r, i) => Err(format!("{}: {r:?} {i:?} exit {status:?}\n{}", b.version, log.lines().rev().take(20).collect::<Vec<_>>().join("\n"))),
+                }
+            }) as Box<dyn FnOnce() -> Result<String, String> + Send>
+        })
+        .collect();
+    let results = pool(width(), jobs);
+    let failed: Vec<&String> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(failed.is_empty(), "real lightningd did not start on the harness's backend:\n{}", failed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n\n"));
+    eprintln!("backend served: {}", results.iter().flatten().cloned().collect::<Vec<_>>().join(", "));
+}
+
+/// One entry of the known-differences file.
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct Known {
+    /// `misbehave:<defect>` or `plugin:<file>`.
+    case: String,
+    /// Release versions (`v26.06.6`), or `["*"]`.
+    releases: Vec<String>,
+    /// `differs`: the outcomes differ, for the reason given; `not-run`: the
+    /// case is not run against the real node (reason given).
+    kind: String,
+    reason: String,
+}
+
+#[derive(serde::Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct KnownFile {
+    difference: Vec<Known>,
+}
+
+fn known() -> Vec<Known> {
+    let path = root().join("fixtures/differential/known-differences.toml");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let file: KnownFile = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for k in &file.difference {
+        assert!(["differs", "not-run"].contains(&k.kind.as_str()), "{}: kind must be differs or not-run", k.case);
+        assert!(k.reason.trim().len() > 20, "{}: every known difference needs its reason", k.case);
+    }
+    file.difference
+}
+
+fn listed<'a>(known: &'a [Known], case: &str, version: &str, kind: &str) -> Option<&'a Known> {
+    known.iter().find(|k| k.case == case && k.kind == kind && k.releases.iter().any(|r| r == "*" || r == version))
+}
+
+/// Every defect misbehave.py knows, read from the fixture itself.
+fn defects() -> Vec<String> {
+    let python = std::env::var("CLN_HARNESS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = format!(
+        "import importlib.util as u; s=u.spec_from_file_location('m', {:?}); m=u.module_from_spec(s); s.loader.exec_module(m); print('\\n'.join(sorted(m.DEFECTS)))",
+        root().join("fixtures/plugins/misbehave.py").display().to_string()
+    );
+    let out = std::process::Command::new(python).args(["-c", &script]).output().expect("python runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+}
+
+/// A case: its name, the program and arguments, its environment.
+type Case = (String, PathBuf, Vec<String>, Vec<(String, String)>);
+
+fn cases() -> Vec<Case> {
+    let plugins = root().join("fixtures/plugins");
+    let python = std::env::var("CLN_HARNESS_PYTHON")
+        .expect("CLN_HARNESS_PYTHON is not set: run the suite with ci/test.sh, which installs the fixture plugins' dependencies");
+    let cln_plugin = std::env::var("CLN_HARNESS_CLN_PLUGIN")
+        .expect("CLN_HARNESS_CLN_PLUGIN is not set: run the suite with ci/test.sh, which builds the cln-plugin fixture");
+    let mut cases: Vec<Case> = vec![
+        ("misbehave:".into(), plugins.join("misbehave.py"), vec![], vec![]),
+        ("plugin:sample.py".into(), plugins.join("sample.py"), vec![], vec![]),
+        ("plugin:tutorial_raw.py".into(), plugins.join("tutorial_raw.py"), vec![], vec![]),
+        ("plugin:tutorial_pyln.py".into(), PathBuf::from(&python), vec![plugins.join("tutorial_pyln.py").display().to_string()], vec![]),
+        ("plugin:cln-plugin-fixture".into(), PathBuf::from(cln_plugin), vec![], vec![]),
+    ];
+    for d in defects() {
+        cases.push((format!("misbehave:{d}"), plugins.join("misbehave.py"), vec![], vec![("CLN_HARNESS_DEFECT".into(), d)]));
+    }
+    cases
+}
+
+#[test]
+fn harness_and_real_node_agree() {
+    let Some(builds) = builds() else { return };
+    let builds: Vec<Build> = builds.into_iter().filter(|b| b.profile().is_some()).collect();
+    let known = known();
+    let filter = std::env::var("CLN_HARNESS_DIFF_FILTER").unwrap_or_default();
+    let mut jobs: Vec<Box<dyn FnOnce() -> (String, String, Result<cln_harness::crosscheck::Comparison, String>) + Send>> = Vec::new();
+    let mut skipped = Vec::new();
+    for b in &builds {
+        for (name, program, args, env) in cases() {
+            if !name.contains(&filter) {
+                continue;
+            }
+            if listed(&known, &name, &b.version, "not-run").is_some() {
+                skipped.push(format!("{name} on {}", b.version));
+                continue;
+            }
+            let b = b.clone();
+            jobs.push(Box::new(move || {
+                let mut c = CrossCheck::new(&b.lightningd, &program, exe());
+                c.args = args.into_iter().map(Into::into).collect();
+                c.env = env;
+                c.start_timeout = Duration::from_secs(90);
+                let t = Instant::now();
+                let r = c.run().map_err(|e| e.to_string());
+                let what = match &r {
+                    Ok(c) if c.difference.is_none() => format!("agree: {}", c.real.class()),
+                    Ok(c) => format!("differ: harness {}, lightningd {}", c.harness.class(), c.real.class()),
+                    Err(e) => format!("error: {e}"),
+                };
+                eprintln!("  {:<9} {name:<40} {:>5.1} s  {what}", b.version, t.elapsed().as_secs_f64());
+                (name, b.version.clone(), r)
+            }));
+        }
+    }
+    let started = Instant::now();
+    let n = jobs.len();
+    let results = pool(width(), jobs);
+    let mut problems = Vec::new();
+    let mut table = Vec::new();
+    for (name, version, r) in &results {
+        let listed_diff = listed(&known, name, version, "differs");
+        match r {
+            Err(e) => problems.push(format!("{name} on {version}: the cross-check could not run: {e}")),
+            Ok(c) => {
+                table.push(format!("{version:<9} {name:<40} {:<9} {:<9}{}", c.harness.class(), c.real.class(), if c.difference.is_some() { " (differs)" } else { "" }));
+                match (&c.difference, listed_diff) {
+                    (Some(d), None) => problems.push(format!("{name} on {version}: unlisted difference: {d}")),
+                    (None, Some(k)) => problems.push(format!(
+                        "{name} on {version}: listed as differing ({}) but harness and lightningd now agree ({}): remove the stale entry",
+                        k.reason,
+                        c.real.describe()
+                    )),
+                    _ => {}
+                }
+                // Both worlds being killed or exiting for a reason does not
+                // prove a check; sanity: a kill needs words.
+                if let Outcome::Killed { reason } = &c.real {
+                    assert!(!reason.is_empty(), "{name} on {version}: a kill with no reason");
+                }
+            }
+        }
+    }
+    table.sort();
+    eprintln!("differential: {n} cross-checks in {:.0} s ({} not run: listed)\n{}", started.elapsed().as_secs_f64(), skipped.len(), table.join("\n"));
+    assert!(n > 0 || !filter.is_empty(), "no case ran");
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+// Payload shapes: what the real node sends, against the harness's fixtures.
+
+/// A value's shape: object keys with their shapes, array element shape,
+/// or the JSON type.
+fn shape(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        Value::Array(a) => Value::Array(a.first().map(shape).into_iter().collect()),
+        Value::String(_) => "string".into(),
+        Value::Number(n) if n.is_f64() => "float".into(),
+        Value::Number(_) => "integer".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Null => "null".into(),
+    }
+}
+
+/// Where two shapes differ, as `path: what` lines.
+fn shape_diff(path: &str, fixture: &serde_json::Value, real: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match (fixture, real) {
+        (Value::Object(f), Value::Object(r)) => {
+            for k in f.keys().filter(|k| !r.contains_key(*k)) {
+                out.push(format!("{path}.{k}: in the fixture, not sent by the node"));
+            }
+            for k in r.keys().filter(|k| !f.contains_key(*k)) {
+                out.push(format!("{path}.{k}: sent by the node ({}), missing from the fixture", r[k]));
+            }
+            for (k, fv) in f {
+                if let Some(rv) = r.get(k) {
+                    shape_diff(&format!("{path}.{k}"), fv, rv, out);
+                }
+            }
+        }
+        (Value::Array(f), Value::Array(r)) => {
+            if let (Some(f), Some(r)) = (f.first(), r.first()) {
+                shape_diff(&format!("{path}[]"), f, r, out);
+            }
+        }
+        (f, r) if f == r => {}
+        (f, r) => out.push(format!("{path}: {f} in the fixture, {r} from the node")),
+    }
+}
+
+fn captures_dir() -> PathBuf {
+    root().join("fixtures/differential/captures")
+}
+
+/// The harness's fixture for a method, under a profile: a notification
+/// or a hook request.
+fn fixture_for(profile: &str, method: &str) -> Option<serde_json::Value> {
+    ["notifications", "hooks"].iter().find_map(|kind| {
+        let text = std::fs::read_to_string(root().join("fixtures").join(kind).join(profile).join(format!("{method}.json"))).ok()?;
+        Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("fixtures/{kind}/{profile}/{method}.json: {e}")))
+    })
+}
+
+fn profile_of(version: &str) -> Option<String> {
+    Build { lightningd: PathBuf::new(), version: version.into() }.profile()
+}
+
+#[test]
+fn fixture_payloads_have_the_real_nodes_shape() {
+    let known = known();
+    let mut problems = Vec::new();
+    let mut compared = 0;
+    let mut releases = 0;
+    for dir in std::fs::read_dir(captures_dir()).expect("fixtures/differential/captures exists").flatten() {
+        let version = dir.file_name().to_string_lossy().into_owned();
+        let Some(profile) = profile_of(&version) else { continue };
+        releases += 1;
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            let method = f.path().file_stem().unwrap().to_string_lossy().into_owned();
+            let real: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(f.path()).unwrap()).unwrap();
+            let Some(fixture) = fixture_for(&profile, &method) else {
+                continue;
+            };
+            compared += 1;
+            let mut diffs = Vec::new();
+            shape_diff("params", &shape(&fixture["params"]), &shape(&real["params"]), &mut diffs);
+            let case = format!("payload:{method}");
+            match (diffs.is_empty(), listed(&known, &case, &version, "differs")) {
+                (false, None) => problems.push(format!("{method} ({profile} against {version}):\n    {}", diffs.join("\n    "))),
+                (true, Some(k)) => problems.push(format!("{case} on {version} is listed ({}) but matches now: remove the stale entry", k.reason)),
+                _ => {}
+            }
+        }
+    }
+    assert!(releases >= 2 && compared >= 8, "captures for at least two releases ({releases}) and eight payloads ({compared})");
+    assert!(problems.is_empty(), "fixtures whose keys or types differ from what the real node sends:\n{}", problems.join("\n"));
+}
+
+/// Starts a node with the capture plugin, makes it send what it can on a
+/// genesis-only chain with a peer, and returns the captured messages.
+fn capture(b: &Build, profile: &str) -> Result<BTreeMap<String, serde_json::Value>, String> {
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let out = work.path().join("out");
+    std::fs::create_dir(&out).map_err(|e| e.to_string())?;
+    let backend = cln_harness::backend::write_wrapper(work.path(), &exe()).map_err(|e| e.to_string())?;
+    let names = |kind: &str| -> Vec<String> {
+        std::fs::read_dir(root().join("fixtures").join(kind).join(profile))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|f| f.path().file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect()
+    };
+    // `log` would capture only the first of thousands of lines; the rest
+    // are what a genesis-only chain and one peer can trigger.
+    let topics: Vec<String> = names("notifications").into_iter().filter(|t| t != "log").collect();
+    let hooks: Vec<String> =
+        names("hooks").into_iter().filter(|h| ["peer_connected", "custommsg", "rpc_command", "db_write"].contains(&h.as_str())).collect();
+    let deadline = || Instant::now() + Duration::from_secs(20);
+    let mut peer = Node::start(b, &backend, &NodeOptions::default()).map_err(|e| e.to_string())?;
+    if !matches!(peer.wait_ready(Instant::now() + Duration::from_secs(60)), Started::Ready) {
+        return Err(format!("{}: the peer did not start:\n{}", b.version, peer.log()));
+    }
+    let opts = NodeOptions {
+        plugins: vec![root().join("fixtures/plugins/capture.py")],
+        args: vec![],
+        env: vec![
+            ("CLN_HARNESS_CAPTURE_DIR".into(), out.display().to_string()),
+            ("CLN_HARNESS_CAPTURE_TOPICS".into(), topics.join(",")),
+            ("CLN_HARNESS_CAPTURE_HOOKS".into(), hooks.join(",")),
+        ],
+    };
+    let mut node = Node::start(b, &backend, &opts).map_err(|e| e.to_string())?;
+    if !matches!(node.wait_ready(Instant::now() + Duration::from_secs(60)), Started::Ready) {
+        return Err(format!("{}: the node did not start:\n{}", b.version, node.log()));
+    }
+    let id = node.id(deadline()).map_err(|e| e.to_string())?;
+    let peer_id = peer.id(deadline()).map_err(|e| e.to_string())?;
+    node.rpc("connect", serde_json::json!({"id": peer_id, "host": "127.0.0.1", "port": peer.port}), deadline()).map_err(|e| e.to_string())?;
+    peer.rpc("sendcustommsg", serde_json::json!({"node_id": id, "msg": "77770000"}), deadline()).map_err(|e| e.to_string())?;
+    node.rpc("invoice", serde_json::json!({"amount_msat": 1000, "label": "capture", "description": "capture"}), deadline())
+        .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(500));
+    node.rpc("disconnect", serde_json::json!({"id": peer_id, "force": true}), deadline()).map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(500));
+    node.stop(Instant::now() + Duration::from_secs(40));
+    peer.stop(Instant::now() + Duration::from_secs(40));
+    let mut got = BTreeMap::new();
+    for f in std::fs::read_dir(&out).map_err(|e| e.to_string())?.flatten() {
+        let text = std::fs::read_to_string(f.path()).map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", f.path().display()))?;
+        got.insert(f.path().file_stem().unwrap().to_string_lossy().into_owned(), v);
+    }
+    Ok(got)
+}
+
+/// The committed captures are what the real nodes send today (by shape);
+/// `CLN_HARNESS_UPDATE_CAPTURES=1` rewrites them.
+#[test]
+fn captures_are_what_the_real_node_sends() {
+    let Some(builds) = builds() else { return };
+    let update = std::env::var("CLN_HARNESS_UPDATE_CAPTURES").as_deref() == Ok("1");
+    let jobs: Vec<Box<dyn FnOnce() -> (String, Result<BTreeMap<String, serde_json::Value>, String>) + Send>> = builds
+        .into_iter()
+        .filter_map(|b| {
+            let profile = b.profile()?;
+            Some(Box::new(move || (b.version.clone(), capture(&b, &profile))) as Box<dyn FnOnce() -> _ + Send>)
+        })
+        .collect();
+    let mut problems = Vec::new();
+    for (version, r) in pool(width(), jobs) {
+        let got = match r {
+            Ok(g) => g,
+            Err(e) => {
+                problems.push(e);
+                continue;
+            }
+        };
+        let dir = captures_dir().join(&version);
+        if update {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            for (m, v) in &got {
+                std::fs::write(dir.join(format!("{m}.json")), format!("{}\n", serde_json::to_string(v).unwrap())).unwrap();
+            }
+            eprintln!("wrote {} captures to {}", got.len(), dir.display());
+            continue;
+        }
+        let committed: BTreeMap<String, serde_json::Value> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|f| {
+                let name = f.path().file_stem().unwrap().to_string_lossy().into_owned();
+                (name, serde_json::from_str(&std::fs::read_to_string(f.path()).unwrap()).unwrap())
+            })
+            .collect();
+        let (a, b): (Vec<&String>, Vec<&String>) = (committed.keys().collect(), got.keys().collect());
+        if a != b {
+            problems.push(format!("{version}: the node sent {b:?}, the committed captures hold {a:?} (CLN_HARNESS_UPDATE_CAPTURES=1 rewrites them)"));
+            continue;
+        }
+        for (m, v) in &got {
+            let mut diffs = Vec::new();
+            shape_diff(m, &shape(&committed[m]), &shape(v), &mut diffs);
+            if !diffs.is_empty() {
+                problems.push(format!("{version} {m}: {}", diffs.join("; ")));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
