@@ -354,7 +354,7 @@ fn capture(b: &Build, profile: &str) -> Result<BTreeMap<String, serde_json::Valu
     // are what a genesis-only chain and one peer can trigger.
     let topics: Vec<String> = names("notifications").into_iter().filter(|t| t != "log").collect();
     let hooks: Vec<String> =
-        names("hooks").into_iter().filter(|h| ["peer_connected", "custommsg", "rpc_command", "db_write"].contains(&h.as_str())).collect();
+        names("hooks").into_iter().filter(|h| ["peer_connected", "custommsg", "db_write"].contains(&h.as_str())).collect();
     let deadline = || Instant::now() + Duration::from_secs(20);
     let mut peer = Node::start(b, &backend, &NodeOptions::default()).map_err(|e| e.to_string())?;
     if !matches!(peer.wait_ready(Instant::now() + Duration::from_secs(60)), Started::Ready) {
