@@ -376,7 +376,16 @@ fn capture(b: &Build, profile: &str) -> Result<BTreeMap<String, serde_json::Valu
     let id = node.id(deadline()).map_err(|e| e.to_string())?;
     let peer_id = peer.id(deadline()).map_err(|e| e.to_string())?;
     node.rpc("connect", serde_json::json!({"id": peer_id, "host": "127.0.0.1", "port": peer.port}), deadline()).map_err(|e| e.to_string())?;
-    peer.rpc("sendcustommsg", serde_json::json!({"node_id": id, "msg": "77770000"}), deadline()).map_err(|e| e.to_string())?;
+    // The peer may learn of the connection a moment after `connect` returns.
+    let mut sent = peer.rpc("sendcustommsg", serde_json::json!({"node_id": id, "msg": "77770000"}), deadline());
+    for _ in 0..50 {
+        if sent.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        sent = peer.rpc("sendcustommsg", serde_json::json!({"node_id": id, "msg": "77770000"}), deadline());
+    }
+    sent.map_err(|e| e.to_string())?;
     node.rpc("invoice", serde_json::json!({"amount_msat": 1000, "label": "capture", "description": "capture"}), deadline())
         .map_err(|e| e.to_string())?;
     std::thread::sleep(Duration::from_millis(500));
