@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Unpacks the real lightningd builds the differential tests run against,
-# from $CLN_HARNESS_LIGHTNINGD_DIR (default: ../shared/lightningd beside the
+# from $CLN_HARNESS_LIGHTNINGD_DIR (default: shared/lightningd in the directory holding the
 # repository) into target/lightningd/<version>/, once per tarball: a build is
 # unpacked again only when its tarball's sha256 changed. Prints the directory
 # to export as CLN_HARNESS_LIGHTNINGD_BUILDS, or nothing when there are no

@@ -41,7 +41,7 @@ fn builds() -> Option<Vec<Build>> {
     found.sort_by(|a, b| a.version.cmp(&b.version));
     if found.is_empty() {
         let why = format!(
-            "no lightningd builds under {}: run ci/test.sh (it unpacks ../shared/lightningd/*.tar.xz, or CLN_HARNESS_LIGHTNINGD_DIR)",
+            "no lightningd builds under {}: run ci/test.sh (it unpacks shared/lightningd/*.tar.xz from beside the repository, or from CLN_HARNESS_LIGHTNINGD_DIR)",
             dir.display()
         );
         assert!(std::env::var("CI").as_deref() != Ok("true"), "CI must run the differential suite, but {why}");
@@ -429,7 +429,9 @@ fn captures_are_what_the_real_node_sends() {
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
             for (m, v) in &got {
-                std::fs::write(dir.join(format!("{m}.json")), format!("{}\n", serde_json::to_string(v).unwrap())).unwrap();
+                // Paths on this machine are not the project's business.
+                let text = serde_json::to_string(v).unwrap().replace(&root().display().to_string(), "/cln-harness");
+                std::fs::write(dir.join(format!("{m}.json")), format!("{text}\n")).unwrap();
             }
             eprintln!("wrote {} captures to {}", got.len(), dir.display());
             continue;
