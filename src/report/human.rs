@@ -327,6 +327,7 @@ mod tests {
             rpc_calls: vec![call(12.0, "getinfo"), call(15.5, "listpeers"), call(20.0, "getinfo")],
             // Each fresh process logs its start-up again.
             log: vec![line(10.0, "plugin started"), line(300.0, "plugin started"), line(310.0, "peer connected")],
+            log_dropped: 0,
             stderr_tail: "Traceback (most recent call last):\nValueError: boom\n".into(),
             manifest: None,
             exit: Some("exit status: 1".into()),
