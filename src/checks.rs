@@ -235,6 +235,8 @@ catalogue! {
         "Remove the stray print; stdout is reserved for JSON-RPC."),
     check!(WIRE_SIZE = "wire/size", must, "The plugin completes a message within 256 MiB of output; past that the harness stops reading rather than exhaust memory (lightningd would buffer without limit, docs/protocol.md#s2.1).",
         "Find what floods stdout: a message that never ends, or output that is not JSON."),
+    check!(WIRE_DEPTH = "wire/depth", must, "No message nests containers more than 1000 deep: lightningd walks a message's tokens recursively (json_next, validate_jsmn_datum), once per level.",
+        "Flatten the structure; no protocol message needs more than a few levels."),
     check!(LOG_MESSAGE = "log/message", kill, "Every `log` notification has a string \"message\" (docs/protocol.md#s8.1).",
         "Send {\"level\":\"info\",\"message\":\"...\"} as the params of `log`."),
     check!(LOG_LEVEL = "log/level", kill, "Every `log` level is one lightningd knows (docs/protocol.md#s8.1).",
@@ -398,6 +400,8 @@ catalogue! {
         "Exit promptly when the `shutdown` notification arrives."),
     check!(SHUTDOWN_EOF = "shutdown/eof", must, "A plugin not subscribed to `shutdown` exits when lightningd closes its stdin (docs/protocol.md#s11): no signal follows, so one that ignores EOF outlives the node.",
         "Treat EOF on stdin as the end: exit."),
+    check!(LIFECYCLE_CHILDREN = "lifecycle/children", must, "No process the plugin started is still running once the plugin has ended: lightningd kills only the plugin, so such a process would outlive it on the node.",
+        "Wait for (or kill) every child before exiting, and do not daemonize helpers; the report names each process left running."),
 }
 
 #[cfg(test)]

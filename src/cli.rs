@@ -354,6 +354,17 @@ fn create(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>, S
     std::fs::File::create(path).map(std::io::BufWriter::new).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// Plugin text for stdout: escape sequences visible, and under GitHub
+/// Actions no workflow command.
+fn shown(s: &str) -> String {
+    let s = cln_harness::sanitize::lines(s);
+    if cln_harness::sanitize::in_actions() {
+        cln_harness::sanitize::actions(&s)
+    } else {
+        s
+    }
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
     cln_harness::process::install_signal_cleanup();
@@ -366,7 +377,7 @@ pub fn main() -> i32 {
             return if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
         }
     };
-    match cli.command {
+    let code = match cli.command {
         Command::List => list(),
         Command::Run(args) => run(*args),
         Command::Snapshot(args) => snapshot(args),
@@ -374,6 +385,20 @@ pub fn main() -> i32 {
         Command::Replay(args) => replay(args),
         Command::Backend => backend(),
         Command::Crosscheck(args) => crosscheck(args),
+    };
+    self_stats();
+    code
+}
+
+/// With `CLN_HARNESS_SELF_STATS=FILE`, writes the harness's own peak
+/// memory (`VmHWM` from /proc/self/status) there at exit: how the hostile
+/// tests and benchmarks measure the harness, apart from its plugins.
+fn self_stats() {
+    let Some(path) = std::env::var_os("CLN_HARNESS_SELF_STATS") else { return };
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: unknown");
+    if let Err(e) = std::fs::write(&path, format!("{hwm}\n")) {
+        eprintln!("error: cannot write {}: {e}", std::path::Path::new(&path).display());
     }
 }
 
@@ -570,15 +595,43 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
                     j.error(&e.to_string());
                 }
                 eprintln!("error: {e}");
+                for j in [json_stdout.as_mut().map(Sink::finish), json_file.as_mut().map(Sink::finish)] {
+                    if let Some(Err(w)) = j {
+                        eprintln!("error: cannot write the JSON report: {w}");
+                    }
+                }
                 return EXIT_USAGE;
             }
         }
+        if let Some(Err(e)) = transcript.as_mut().map(Sink::finish) {
+            eprintln!("error: cannot write the transcript: {e}");
+            return EXIT_USAGE;
+        }
+        if let Some(Err(e)) = human.as_mut().map(Sink::finish) {
+            eprintln!("error: cannot write the report to stdout: {e}");
+            return EXIT_USAGE;
+        }
     }
-    // Finish the documents before anything else is printed.
-    drop(json_stdout);
-    drop(json_file);
-    drop(junit_stdout);
-    drop(junit_file);
+    // Finish the documents before anything else is printed; a report that
+    // cannot be written is the harness's failure, whatever the plugin did.
+    let finished = [
+        ("the JSON report to stdout", json_stdout.as_mut().map(Sink::finish)),
+        ("the JSON report", json_file.as_mut().map(Sink::finish)),
+        ("the JUnit report to stdout", junit_stdout.as_mut().map(Sink::finish)),
+        ("the JUnit report", junit_file.as_mut().map(Sink::finish)),
+        ("the workflow annotations", annotations.as_mut().map(Sink::finish)),
+    ];
+    for (what, r) in finished {
+        if let Some(Err(e)) = r {
+            let path = match what {
+                "the JSON report" => args.json.as_ref().map(|p| format!(" to {}", p.display())),
+                "the JUnit report" => args.junit.as_ref().map(|p| format!(" to {}", p.display())),
+                _ => None,
+            };
+            eprintln!("error: cannot write {what}{}: {e}", path.unwrap_or_default());
+            return EXIT_USAGE;
+        }
+    }
     if reports.len() > 1 && args.format == Format::Human && !args.quiet {
         matrix(&reports);
     }
@@ -723,7 +776,7 @@ fn fuzz(args: FuzzArgs) -> i32 {
             EXIT_OK
         }
         Some(r) => {
-            print!("{}", r.describe());
+            print!("{}", shown(&r.describe()));
             if !r.reproduced {
                 // A file of schedules that do not fail would send whoever
                 // replays it after a ghost.
@@ -767,10 +820,10 @@ fn replay(args: ReplayArgs) -> i32 {
         eprintln!("error: schedule {n} of {}: {e}", args.file.display());
         return EXIT_USAGE;
     }
-    print!("{}", r.describe());
+    print!("{}", shown(&r.describe()));
     match cln_harness::fuzz::replay(&harness, r) {
         Ok(Some(reason)) => {
-            println!("reproduced: {reason}");
+            println!("reproduced: {}", shown(&reason));
             EXIT_FAILED
         }
         Ok(None) => {

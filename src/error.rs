@@ -34,6 +34,9 @@ pub enum Error {
     #[error("lightning-dir '{}': {source}", path.display())]
     LightningDir { path: PathBuf, source: std::io::Error },
 
+    #[error("'{}' already exists, and may be a running node's RPC socket: the harness will not replace it. Give --lightning-dir an empty directory, or leave it out for a fresh temporary one", path.display())]
+    RpcInUse { path: PathBuf },
+
     #[error("cannot start the mock lightning-rpc at '{}': {source}", path.display())]
     RpcSocket { path: PathBuf, source: std::io::Error },
 

@@ -39,6 +39,17 @@ pub enum Event {
 }
 
 /// Something that listens to a run.
+///
+/// A sink writes as events come, or keeps what it needs and writes it in
+/// [`Sink::finish`], which the owner calls once every run is over: a write
+/// that fails there (a full disk, an unwritable path) is an error the
+/// owner sees, never lost in a `Drop`.
 pub trait Sink {
     fn event(&mut self, event: &Event);
+
+    /// Writes whatever is left and flushes; the first write error of the
+    /// sink's life, if any.
+    fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -45,16 +45,28 @@ pub enum JsmnError {
 }
 
 /// The resumable state of one jsmn parse.
+///
+/// Beyond jsmn's own three fields it keeps, for speed on hostile input, the
+/// number of open containers (jsmn rescans every token to find one) and
+/// jump links over closed tokens (jsmn walks the whole parent chain at each
+/// close, quadratic in the depth). Neither changes a result: a token that
+/// closes stays closed, and parent links never change.
 #[derive(Clone, Debug)]
 pub struct Parser {
     pos: usize,
     toknext: usize,
     toksuper: i64,
+    open: usize,
+    max_open: usize,
+    /// For a closed token, an ancestor from which the search for the
+    /// innermost open container may go on.
+    jump: Vec<u32>,
+    path: Vec<u32>,
 }
 
 impl Default for Parser {
     fn default() -> Self {
-        Parser { pos: 0, toknext: 0, toksuper: -1 }
+        Parser { pos: 0, toknext: 0, toksuper: -1, open: 0, max_open: 0, jump: Vec::new(), path: Vec::new() }
     }
 }
 
@@ -62,6 +74,38 @@ impl Parser {
     /// Where the scan stands in the buffer.
     pub fn pos(&self) -> usize {
         self.pos
+    }
+
+    /// The deepest nesting of containers seen so far.
+    pub fn max_depth(&self) -> usize {
+        self.max_open
+    }
+
+    /// Bytes of memory the parser itself holds.
+    pub fn footprint(&self) -> usize {
+        (self.jump.capacity() + self.path.capacity()) * std::mem::size_of::<u32>()
+    }
+
+    /// jsmn's walk from token `t` up the parent links to the first open
+    /// token or a root, skipping closed tokens already walked over.
+    fn first_open(&mut self, toks: &[Tok], mut t: usize) -> usize {
+        self.path.clear();
+        loop {
+            let tok = toks[t];
+            if (tok.start != -1 && tok.end == -1) || tok.parent == -1 {
+                break;
+            }
+            self.path.push(t as u32);
+            let j = self.jump.get(t).copied().unwrap_or(u32::MAX);
+            t = if j != u32::MAX { j as usize } else { tok.parent as usize };
+        }
+        if self.jump.len() < self.toknext {
+            self.jump.resize(self.toknext, u32::MAX);
+        }
+        for &v in &self.path {
+            self.jump[v as usize] = t as u32;
+        }
+        t
     }
 
     fn alloc(&mut self, toks: &mut [Tok], limit: usize) -> Option<usize> {
@@ -91,30 +135,25 @@ impl Parser {
                     toks[i].ty = if c == b'{' { TokType::Object } else { TokType::Array };
                     toks[i].start = self.pos as i64;
                     self.toksuper = self.toknext as i64 - 1;
+                    self.open += 1;
+                    self.max_open = self.max_open.max(self.open);
                 }
                 b'}' | b']' => {
                     let ty = if c == b'}' { TokType::Object } else { TokType::Array };
                     if self.toknext < 1 {
                         return Err(JsmnError::Inval);
                     }
-                    let mut t = self.toknext - 1;
-                    loop {
-                        let tok = toks[t];
-                        if tok.start != -1 && tok.end == -1 {
-                            if tok.ty != ty {
-                                return Err(JsmnError::Inval);
-                            }
-                            toks[t].end = self.pos as i64 + 1;
-                            self.toksuper = tok.parent;
-                            break;
+                    let t = self.first_open(toks, self.toknext - 1);
+                    let tok = toks[t];
+                    if tok.start != -1 && tok.end == -1 {
+                        if tok.ty != ty {
+                            return Err(JsmnError::Inval);
                         }
-                        if tok.parent == -1 {
-                            if tok.ty != ty || self.toksuper == -1 {
-                                return Err(JsmnError::Inval);
-                            }
-                            break;
-                        }
-                        t = tok.parent as usize;
+                        toks[t].end = self.pos as i64 + 1;
+                        self.toksuper = tok.parent;
+                        self.open -= 1;
+                    } else if tok.ty != ty || self.toksuper == -1 {
+                        return Err(JsmnError::Inval);
                     }
                 }
                 b'"' => {
@@ -152,7 +191,7 @@ impl Parser {
             }
             self.pos += 1;
         }
-        if toks[..self.toknext].iter().any(|t| t.start != -1 && t.end == -1) {
+        if self.open > 0 {
             return Err(JsmnError::Part);
         }
         Ok(count)
@@ -266,10 +305,14 @@ impl TokenPool {
     }
 }
 
+/// `json_next`, without recursion: a value's tokens follow it in order,
+/// each bringing `size` more.
 fn next(toks: &[Tok], i: usize) -> usize {
-    let mut t = i + 1;
-    for _ in 0..toks[i].size {
-        t = next(toks, t);
+    let mut t = i;
+    let mut remaining = 1usize;
+    while remaining > 0 && t < toks.len() {
+        remaining = remaining - 1 + toks[t].size;
+        t += 1;
     }
     t
 }
@@ -278,60 +321,44 @@ fn next(toks: &[Tok], i: usize) -> usize {
 /// object members must be string keys holding exactly one value, and every
 /// string must be valid UTF-8.
 pub fn validate(buf: &[u8], toks: &[Tok]) -> bool {
+    let utf8 = |t: &Tok| std::str::from_utf8(&buf[t.start as usize..t.end as usize]).is_ok();
+    // The containers being walked, with how many members each has left:
+    // CLN recurses once per level; plugin input may nest without limit.
+    let mut stack: Vec<(usize, bool)> = Vec::new();
     let mut p = 0;
-    let mut valid = true;
-    while p < toks.len() && valid {
-        p = validate_datum(buf, toks, p, &mut valid);
-    }
-    valid
-}
-
-fn validate_datum(buf: &[u8], toks: &[Tok], mut p: usize, valid: &mut bool) -> usize {
-    if p >= toks.len() {
-        *valid = false;
-        return p;
-    }
-    let t = toks[p];
-    match t.ty {
-        TokType::String | TokType::Undefined | TokType::Primitive => {
-            if t.ty == TokType::String && std::str::from_utf8(&buf[t.start as usize..t.end as usize]).is_err() {
-                *valid = false;
+    while p < toks.len() {
+        // One datum at `p`.
+        let t = toks[p];
+        match t.ty {
+            TokType::String | TokType::Undefined | TokType::Primitive => {
+                if (t.ty == TokType::String && !utf8(&t)) || t.size != 0 {
+                    return false;
+                }
             }
-            if t.size != 0 {
-                *valid = false;
-            } else {
+            TokType::Array | TokType::Object => stack.push((t.size, t.ty == TokType::Object)),
+        }
+        p += 1;
+        // Then to where the next datum starts, past an object's key.
+        while let Some(top) = stack.last_mut() {
+            if top.0 == 0 {
+                stack.pop();
+                continue;
+            }
+            top.0 -= 1;
+            if top.1 {
+                let Some(k) = toks.get(p) else { return false };
+                if k.ty != TokType::String || k.size != 1 || !utf8(k) {
+                    return false;
+                }
                 p += 1;
             }
-        }
-        TokType::Array => {
-            p += 1;
-            for _ in 0..t.size {
-                p = validate_datum(buf, toks, p, valid);
-                if !*valid {
-                    break;
-                }
+            if p >= toks.len() {
+                return false;
             }
-        }
-        TokType::Object => {
-            p += 1;
-            for _ in 0..t.size {
-                if p >= toks.len() {
-                    *valid = false;
-                    break;
-                }
-                let k = toks[p];
-                if k.ty != TokType::String || k.size != 1 || std::str::from_utf8(&buf[k.start as usize..k.end as usize]).is_err() {
-                    *valid = false;
-                    break;
-                }
-                p = validate_datum(buf, toks, p + 1, valid);
-                if !*valid {
-                    break;
-                }
-            }
+            break;
         }
     }
-    p
+    true
 }
 
 /// A complete JSON value as lightningd sees it: its bytes and its tokens.

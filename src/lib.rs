@@ -43,6 +43,7 @@ pub mod process;
 pub mod profile;
 pub mod report;
 mod rpc;
+pub mod sanitize;
 pub mod scenario;
 mod session;
 pub mod snapshot;

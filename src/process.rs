@@ -4,7 +4,22 @@
 //!
 //! Death is judged as lightningd judges it: by EOF on the plugin's stdout
 //! (§1.2), not by the pid. Whatever happens, dropping a [`PluginProcess`]
-//! kills its whole process group.
+//! kills its whole process group and every descendant the harness can find.
+//!
+//! Output reaches the session through a bounded channel: a plugin that
+//! writes faster than the harness judges blocks on its write, as it would
+//! against a busy lightningd, instead of filling the harness's memory.
+//!
+//! Descendants: on Linux the harness is a child subreaper, so a plugin's
+//! child that calls `setsid` or double-forks is re-parented to the harness
+//! rather than to init, and every process the plugin starts carries a
+//! marker in its environment. Together they find each descendant still
+//! running when the plugin is gone (see [`PluginProcess::finish`]). Not
+//! guaranteed: a descendant that clears its environment *and* leaves the
+//! plugin's process tree while the plugin still runs is invisible to the
+//! walk; on other platforms only the process group is killed; and if the
+//! harness itself is killed with SIGKILL, only the plugin (through
+//! `PR_SET_PDEATHSIG`) dies with it.
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -13,8 +28,8 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -36,10 +51,28 @@ pub enum Output {
     StderrEof(Instant),
 }
 
+/// Chunks of output (up to 64 KiB each) in flight between the pipe readers
+/// and the session: the most memory unjudged output can hold.
+pub const OUTPUT_CHUNKS: usize = 16;
+
+/// The environment variable that marks every process a plugin starts, so
+/// its descendants are found after they leave its process tree.
+pub const MARKER_VAR: &str = "CLN_HARNESS_RUN";
+
+/// A descendant of the plugin still running after the plugin was gone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leftover {
+    pub pid: i32,
+    /// Its command name (`/proc/PID/comm`), as the plugin set it.
+    pub comm: String,
+}
+
 /// A running plugin.
 pub struct PluginProcess {
     child: Child,
     pgid: i32,
+    /// This spawn's value of [`MARKER_VAR`].
+    marker: String,
     stdin: Option<Sender<Vec<u8>>>,
     /// Bytes handed to the writer thread and not yet written.
     queued: Arc<AtomicUsize>,
@@ -72,9 +105,13 @@ pub fn strerror(err: &std::io::Error) -> String {
 impl PluginProcess {
     /// Starts the plugin. An `Err` is what `execvp` reported.
     pub fn spawn(spec: &Spawn) -> std::io::Result<PluginProcess> {
+        become_subreaper();
+        static SPAWNS: AtomicU64 = AtomicU64::new(0);
+        let marker = format!("{}.{}", std::process::id(), SPAWNS.fetch_add(1, Ordering::SeqCst));
         let mut cmd = Command::new(&spec.program);
         cmd.args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .env(MARKER_VAR, &marker)
             .current_dir(&spec.cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -84,6 +121,11 @@ impl PluginProcess {
         unsafe {
             cmd.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // The harness blocks the signals its cleanup thread waits
+                // for; the plugin gets them as lightningd's plugins do.
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
                 Ok(())
             });
         }
@@ -91,7 +133,7 @@ impl PluginProcess {
         let pgid = child.id() as i32;
         register_group(pgid);
 
-        let (tx, output) = mpsc::channel();
+        let (tx, output) = mpsc::sync_channel(OUTPUT_CHUNKS);
         let stdout = child.stdout.take().expect("stdout is piped");
         let stdout_probe = unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -106,7 +148,7 @@ impl PluginProcess {
         let sent = Arc::new(AtomicU64::new(0));
         let broken = Arc::new(AtomicBool::new(false));
         let stdin = writer(stdin, queued.clone(), sent.clone(), broken.clone());
-        Ok(PluginProcess { child, pgid, stdin: Some(stdin), queued, sent, broken, stdout_probe, stdin_probe, output, exit: None })
+        Ok(PluginProcess { child, pgid, marker, stdin: Some(stdin), queued, sent, broken, stdout_probe, stdin_probe, output, exit: None })
     }
 
     /// Queues bytes for the plugin's stdin; never blocks.
@@ -248,15 +290,53 @@ impl PluginProcess {
         }
     }
 
-    /// SIGKILL to the whole process group, then reaps the plugin.
+    /// SIGKILL to the whole process group and every descendant found, then
+    /// reaps them all.
     pub fn kill(&mut self) {
+        self.kill_plugin();
+        sweep(self.pgid, &self.marker, self.child.id() as i32, &[]);
+    }
+
+    /// Ends the plugin as lightningd does, then accounts for what it leaves:
+    /// the plugin alone is killed (lightningd never signals its children),
+    /// every descendant still running `grace` later is returned, and then
+    /// all of them are killed and reaped.
+    pub fn finish(&mut self, grace: Duration) -> Vec<Leftover> {
+        let pid = self.child.id() as i32;
+        let before = descendants(pid, &self.marker);
+        if self.exit.is_none() {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            self.exit = self.wait_exit(Instant::now() + Duration::from_secs(5));
+        }
+        // A child still exiting when the plugin went is not a leftover: only
+        // one still running after the grace is.
+        let deadline = Instant::now() + grace;
+        let mut alive;
+        loop {
+            alive = running(&before, &self.marker);
+            if alive.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        self.kill_plugin();
+        let known: Vec<i32> = before.iter().map(|p| p.pid).collect();
+        sweep(self.pgid, &self.marker, pid, &known);
+        alive.into_iter().map(|p| Leftover { pid: p.pid, comm: p.comm }).collect()
+    }
+
+    fn kill_plugin(&mut self) {
         unsafe {
             libc::killpg(self.pgid, libc::SIGKILL);
         }
         self.stdin = None;
         self.close_probe();
         if self.exit.is_none() {
-            self.exit = self.child.wait().ok();
+            // SIGKILL cannot be ignored; the deadline covers a process stuck
+            // in the kernel.
+            self.exit = self.wait_exit(Instant::now() + Duration::from_secs(5));
         }
         unregister_group(self.pgid);
     }
@@ -299,7 +379,7 @@ fn fionread(fd: i32) -> Option<usize> {
     (r == 0).then_some(n.max(0) as usize)
 }
 
-fn pump(mut from: impl Read + Send + 'static, to: Sender<Output>, stdout: bool) {
+fn pump(mut from: impl Read + Send + 'static, to: SyncSender<Output>, stdout: bool) {
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -353,6 +433,166 @@ fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>, sent: Arc<AtomicU64>,
     tx
 }
 
+/// One entry of the process table.
+#[derive(Clone, Debug)]
+struct ProcInfo {
+    pid: i32,
+    ppid: i32,
+    zombie: bool,
+    comm: String,
+}
+
+/// The harness's own marker prefix: every plugin it spawns carries it.
+fn own_prefix() -> String {
+    format!("{}.", std::process::id())
+}
+
+/// Makes the harness a child subreaper once: orphaned descendants of its
+/// plugins become its children instead of init's.
+fn become_subreaper() {
+    #[cfg(target_os = "linux")]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        });
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn table() -> Vec<ProcInfo> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else { continue };
+        // `pid (comm) S ppid ...`; comm may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.iter().position(|&b| b == b'('), stat.iter().rposition(|&b| b == b')')) else {
+            continue;
+        };
+        if close < open {
+            continue;
+        }
+        let comm = String::from_utf8_lossy(&stat[open + 1..close]).into_owned();
+        let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
+        let mut f = rest.split_whitespace();
+        let state = f.next().unwrap_or("");
+        let ppid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        out.push(ProcInfo { pid, ppid, zombie: state == "Z" || state == "X", comm });
+    }
+    out
+}
+
+#[cfg(not(target_os = "linux"))]
+fn table() -> Vec<ProcInfo> {
+    Vec::new()
+}
+
+/// Whether a process's environment carries `marker` (an exact value) or,
+/// with `prefix`, any value starting with it.
+fn has_marker(pid: i32, marker: &str, prefix: bool) -> bool {
+    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let key = format!("{MARKER_VAR}={marker}");
+    env.split(|&b| b == 0).any(|v| if prefix { v.starts_with(key.as_bytes()) } else { v == key.as_bytes() })
+}
+
+/// Every live process below `root` in the process tree, or carrying
+/// `marker`; `root` itself excluded.
+fn descendants(root: i32, marker: &str) -> Vec<ProcInfo> {
+    let all = table();
+    let mut found: Vec<ProcInfo> = Vec::new();
+    let mut frontier = vec![root];
+    while let Some(p) = frontier.pop() {
+        for c in all.iter().filter(|c| c.ppid == p) {
+            if !found.iter().any(|f| f.pid == c.pid) {
+                found.push(c.clone());
+                frontier.push(c.pid);
+            }
+        }
+    }
+    for p in &all {
+        if p.pid != root && !p.zombie && !found.iter().any(|f| f.pid == p.pid) && has_marker(p.pid, marker, false) {
+            found.push(p.clone());
+        }
+    }
+    found
+}
+
+/// Of `known`, and of the processes carrying `marker`, those still running.
+fn running(known: &[ProcInfo], marker: &str) -> Vec<ProcInfo> {
+    let all = table();
+    all.into_iter()
+        .filter(|p| !p.zombie)
+        .filter(|p| known.iter().any(|k| k.pid == p.pid && k.comm == p.comm) || has_marker(p.pid, marker, false))
+        .collect()
+}
+
+/// Kills the group, the plugin's tree and every marked process, round after
+/// round (a descendant may fork meanwhile), then reaps those that are the
+/// harness's children.
+fn sweep(pgid: i32, marker: &str, root: i32, known: &[i32]) {
+    unsafe {
+        libc::killpg(pgid, libc::SIGKILL);
+    }
+    let me = std::process::id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut ours: Vec<i32> = known.to_vec();
+    for _ in 0..50 {
+        let live: Vec<ProcInfo> = descendants(root, marker).into_iter().filter(|p| !p.zombie).collect();
+        if live.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        for p in &live {
+            unsafe {
+                libc::kill(p.pid, libc::SIGKILL);
+            }
+            if !ours.contains(&p.pid) {
+                ours.push(p.pid);
+            }
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    reap(me, &ours, deadline);
+}
+
+/// Waits for those of `pids` that are children of the harness, so none
+/// stays a zombie.
+fn reap(me: i32, pids: &[i32], deadline: Instant) {
+    let mut left: Vec<i32> = pids.to_vec();
+    while !left.is_empty() {
+        let all = table();
+        left.retain(|&pid| {
+            let Some(p) = all.iter().find(|p| p.pid == pid) else { return false };
+            if p.ppid != me {
+                return false;
+            }
+            let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
+            r == 0
+        });
+        if left.is_empty() || Instant::now() >= deadline {
+            break;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Temporary lightning-dirs in use, removed if a signal ends the harness.
+static TEMP_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers a temporary directory for removal on SIGINT, SIGTERM, SIGHUP.
+pub fn register_temp_dir(path: &std::path::Path) {
+    if let Ok(mut d) = TEMP_DIRS.lock() {
+        d.push(path.to_owned());
+    }
+}
+
+/// The directory is gone, or another owner removes it.
+pub fn unregister_temp_dir(path: &std::path::Path) {
+    if let Ok(mut d) = TEMP_DIRS.lock() {
+        d.retain(|p| p != path);
+    }
+}
+
 // Process groups alive right now, so a signal to the harness can still
 // clean up (see `install_signal_cleanup`).
 const SLOTS: usize = 64;
@@ -372,7 +612,39 @@ pub(crate) fn unregister_group(pgid: i32) {
     }
 }
 
-extern "C" fn on_signal(sig: libc::c_int) {
+/// Makes SIGINT, SIGTERM and SIGHUP kill every plugin process group and
+/// every marked descendant, and remove the temporary lightning-dirs, before
+/// the harness dies of the signal. The signals are blocked in every thread
+/// and taken by one thread of their own, where cleaning up is safe. Call it
+/// first thing, before any other thread starts. For programs, not
+/// libraries.
+pub fn install_signal_cleanup() {
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        thread::spawn(move || {
+            let mut sig: libc::c_int = 0;
+            if libc::sigwait(&set, &mut sig) != 0 {
+                return;
+            }
+            cleanup_everything();
+            libc::signal(sig, libc::SIG_DFL);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::raise(sig);
+            // A signal raised in this thread may be delivered to it only
+            // once unblocked, which it now is; exit in case it was not.
+            std::process::exit(128 + sig);
+        });
+    }
+}
+
+fn cleanup_everything() {
     for slot in &GROUPS {
         let pgid = slot.load(Ordering::SeqCst);
         if pgid > 0 {
@@ -381,18 +653,22 @@ extern "C" fn on_signal(sig: libc::c_int) {
             }
         }
     }
-    unsafe {
-        libc::signal(sig, libc::SIG_DFL);
-        libc::raise(sig);
-    }
-}
-
-/// Makes SIGINT, SIGTERM and SIGHUP kill every plugin process group before
-/// the harness dies of the signal. For programs, not libraries.
-pub fn install_signal_cleanup() {
-    unsafe {
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    let prefix = own_prefix();
+    for _ in 0..10 {
+        let marked: Vec<i32> = table().into_iter().filter(|p| !p.zombie && has_marker(p.pid, &prefix, true)).map(|p| p.pid).collect();
+        if marked.is_empty() {
+            break;
         }
+        for pid in marked {
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let dirs = TEMP_DIRS.lock().map(|d| d.clone()).unwrap_or_default();
+    for d in dirs {
+        // remove_dir_all does not follow symlinks inside the directory.
+        let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -93,6 +93,9 @@ const MAX_NOTES: usize = 50;
 /// The running mock. Stops (and removes its socket) when dropped.
 pub struct MockRpc {
     path: PathBuf,
+    /// The socket's device and inode: only that file is removed at the end,
+    /// whatever the plugin put at the path meanwhile.
+    inode: Option<(u64, u64)>,
     stop: Arc<AtomicBool>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -120,6 +123,10 @@ impl MockRpc {
         limits: Limits,
     ) -> std::io::Result<MockRpc> {
         let listener = UnixListener::bind(path)?;
+        let inode = {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::symlink_metadata(path).ok().map(|m| (m.dev(), m.ino()))
+        };
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
@@ -139,7 +146,7 @@ impl MockRpc {
             let (stop, shared) = (stop.clone(), shared.clone());
             thread::Builder::new().name("mock-rpc".into()).spawn(move || server::accept_loop(listener, stop, shared))?
         };
-        Ok(MockRpc { path: path.to_owned(), stop, shared, thread: Some(thread) })
+        Ok(MockRpc { path: path.to_owned(), inode, stop, shared, thread: Some(thread) })
     }
 
     /// The calls so far (at most `Limits::recorded_calls` of them).
@@ -214,7 +221,13 @@ impl Drop for MockRpc {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        let _ = std::fs::remove_file(&self.path);
+        use std::os::unix::fs::MetadataExt;
+        // A plugin may have replaced the directory by a symlink to another
+        // one: the path then names someone else's file.
+        let same = std::fs::symlink_metadata(&self.path).ok().map(|m| (m.dev(), m.ino()));
+        if same.is_some() && same == self.inode {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 

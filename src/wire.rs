@@ -71,6 +71,8 @@ pub fn notification(method: &str, params: &Value) -> Vec<u8> {
 pub struct Message {
     pub doc: Doc,
     pub kind: Kind,
+    /// How deeply its containers nest.
+    pub depth: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,9 +84,10 @@ pub enum Kind {
 }
 
 impl Message {
-    /// The message's own bytes, from its first to its last byte.
+    /// The message's own bytes, from its first to its last byte, cut at
+    /// [`MAX_QUOTE`].
     pub fn text(&self) -> String {
-        self.doc.root().full_text()
+        quote(self.doc.root().full())
     }
 }
 
@@ -102,14 +105,27 @@ pub struct WireKill {
 pub enum Incoming {
     Message(Message),
     Kill(WireKill),
-    /// More than [`MAX_PENDING`] bytes without a complete message: the
-    /// harness stops reading rather than run out of memory.
+    /// More than [`MAX_PENDING`] bytes (unparsed output and its tokens
+    /// together) without a complete message: the harness stops reading
+    /// rather than run out of memory.
     Overflow(usize),
 }
 
 /// The most unconsumed output the harness holds. lightningd has no limit
 /// (§2.1); realistic messages are a few MiB at most.
 pub const MAX_PENDING: usize = 256 * 1024 * 1024;
+
+/// The most of a plugin's output a reason quotes.
+pub const MAX_QUOTE: usize = 64 * 1024;
+
+/// Plugin output as text for a reason, cut at [`MAX_QUOTE`] bytes with a
+/// note of how much was left out.
+pub fn quote(bytes: &[u8]) -> String {
+    if bytes.len() <= MAX_QUOTE {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    format!("{}… ({} more bytes)", String::from_utf8_lossy(&bytes[..MAX_QUOTE]), bytes.len() - MAX_QUOTE)
+}
 
 /// lightningd's reader for one plugin's stdout.
 pub struct Decoder {
@@ -124,6 +140,10 @@ pub struct Decoder {
     /// full: its reads, and so its `}` pre-check, were that small.
     read_cap: usize,
     dead: bool,
+    /// `buf[start..no_brace_until]` holds no `}`: the whole-buffer pre-check
+    /// scans each byte once, not once per read.
+    no_brace_until: usize,
+    overflowed: bool,
 }
 
 impl Decoder {
@@ -137,6 +157,8 @@ impl Decoder {
             pool: TokenPool::default(),
             read_cap: rules.read_buffer_initial,
             dead: false,
+            no_brace_until: 0,
+            overflowed: false,
         }
     }
 
@@ -144,6 +166,23 @@ impl Decoder {
     pub fn with_cap(mut self, cap: usize) -> Self {
         self.cap = cap;
         self
+    }
+
+    /// Memory held for the message in progress: its bytes and its tokens.
+    pub fn footprint(&self) -> usize {
+        self.pending().len() + self.pool.toks.len() * std::mem::size_of::<jsmn::Tok>() + self.parser.footprint()
+    }
+
+    /// Whether the unconsumed bytes hold a `}`.
+    fn pending_has_brace(&mut self) -> bool {
+        let from = self.no_brace_until.max(self.start);
+        match self.buf[from..].iter().position(|&b| b == b'}') {
+            Some(_) => true,
+            None => {
+                self.no_brace_until = self.buf.len();
+                false
+            }
+        }
     }
 
     /// Bytes read but not yet consumed as a message.
@@ -186,22 +225,28 @@ impl Decoder {
         // messages in one read stay linear.
         if self.start > 0 && self.start >= self.buf.len() / 2 {
             self.buf.drain(..self.start);
+            self.no_brace_until = self.no_brace_until.saturating_sub(self.start);
             self.start = 0;
         }
         self.buf.extend_from_slice(chunk);
-        if self.pending().len() > self.cap {
+        if self.footprint() > self.cap {
             self.dead = true;
-            out.push(Incoming::Overflow(self.pending().len()));
+            out.push(Incoming::Overflow(self.footprint()));
             return;
         }
         if !self.rules.precheck_whole_buffer && !chunk_has_brace {
             return;
         }
         loop {
-            if self.rules.precheck_whole_buffer && !self.pending().contains(&b'}') {
+            if self.rules.precheck_whole_buffer && !self.pending_has_brace() {
                 return;
             }
             match self.parse_one() {
+                None if self.overflowed => {
+                    self.dead = true;
+                    out.push(Incoming::Overflow(self.footprint()));
+                    return;
+                }
                 None => return,
                 Some(Ok(msg)) => match classify(msg) {
                     Ok(m) => out.push(Incoming::Message(m)),
@@ -220,8 +265,10 @@ impl Decoder {
         }
     }
 
+    /// The buffer as lightningd quotes it, cut at [`MAX_QUOTE`] bytes: a
+    /// report holds several copies of a reason.
     fn buffer_text(&self) -> String {
-        String::from_utf8_lossy(self.pending()).into_owned()
+        quote(self.pending())
     }
 
     fn parse_error(&self) -> WireKill {
@@ -234,13 +281,19 @@ impl Decoder {
     }
 
     /// One round of `json_parse_input` and the `jsonrpc` rule.
-    fn parse_one(&mut self) -> Option<Result<Doc, WireKill>> {
+    fn parse_one(&mut self) -> Option<Result<(Doc, usize), WireKill>> {
         loop {
             let limit = self.pool.limit();
             let r = self.parser.parse(&self.buf[self.start..], &mut self.pool.toks, limit);
             match r {
                 Err(JsmnError::Inval) => return Some(Err(self.parse_error())),
                 Err(JsmnError::NoMem) if self.rules.grow_tokens_after_complete || self.pool.toks[0].end == -1 => {
+                    // The tokens count against the cap with the bytes: a
+                    // `[1,1,1,…` makes twenty times its size in tokens.
+                    if self.footprint() + self.pool.toks.len() * std::mem::size_of::<jsmn::Tok>() > self.cap {
+                        self.overflowed = true;
+                        return None;
+                    }
                     self.pool.grow();
                     continue;
                 }
@@ -257,6 +310,7 @@ impl Decoder {
             return Some(Err(self.parse_error()));
         }
         let end = root.end as usize;
+        let depth = self.parser.max_depth();
         let doc = Doc::new(pending[..end].to_vec(), self.pool.toks[..n].to_vec());
         if self.rules.legacy_reasons {
             if root.ty != TokType::Object {
@@ -282,24 +336,25 @@ impl Decoder {
         self.parser = Parser::default();
         self.pool.toks.truncate(n + 1);
         self.pool.reset();
-        Some(Ok(doc))
+        Some(Ok((doc, depth)))
     }
 }
 
-fn classify(doc: Doc) -> Result<Message, WireKill> {
+fn classify((doc, depth): (Doc, usize)) -> Result<Message, WireKill> {
     let root = doc.root();
     if let Some(id) = root.get("id") {
-        let id = id.full_text();
-        return Ok(Message { doc, kind: Kind::Response { id } });
+        // An id longer than a quote matches no request the harness made.
+        let id = quote(id.full());
+        return Ok(Message { doc, kind: Kind::Response { id }, depth });
     }
     match (root.get("method"), root.get("params")) {
         (Some(m), Some(_)) => {
             let method = m.text();
-            Ok(Message { doc, kind: Kind::Notification { method } })
+            Ok(Message { doc, kind: Kind::Notification { method }, depth })
         }
         _ => Err(WireKill {
             check: CheckId::WIRE_NOTIFICATION,
-            reason: format!("Malformed JSON-RPC notification missing \"method\" or \"params\": {}", root.full_text()),
+            reason: format!("Malformed JSON-RPC notification missing \"method\" or \"params\": {}", quote(root.full())),
         }),
     }
 }
@@ -402,8 +457,43 @@ mod tests {
         for _ in 0..100 {
             out.extend(d.feed(&[b'a'; 64]));
         }
-        assert_eq!(kinds(&out), ["overflow 1046"]);
+        let k = kinds(&out);
+        assert!(k.len() == 1 && k[0].starts_with("overflow "), "{k:?}");
         assert!(d.feed(b"\"}").is_empty(), "nothing is read after the cap");
+    }
+
+    #[test]
+    fn tokens_count_against_the_cap() {
+        // 96 KiB of `1,{},` (a `}` in every read, so each is parsed) is
+        // 40,000 tokens, over a megabyte of them.
+        let mut d = decoder("v26.06").with_cap(1 << 20);
+        let mut out = d.feed(b"{\"jsonrpc\":\"2.0\",\"x\":[");
+        for _ in 0..24 {
+            out.extend(d.feed(&b"1,{},".repeat(800)));
+        }
+        let k = kinds(&out);
+        assert!(k.len() == 1 && k[0].starts_with("overflow "), "{k:?}");
+        assert!(d.pending().len() < 1 << 20, "the cap was reached by the tokens, not the bytes");
+    }
+
+    #[test]
+    fn deep_nesting_is_parsed_without_recursion_and_its_depth_told() {
+        let depth = 100_000;
+        let mut msg = b"{\"jsonrpc\":\"2.0\",\"method\":\"log\",\"params\":".to_vec();
+        msg.extend(std::iter::repeat_n(b'[', depth));
+        msg.extend(std::iter::repeat_n(b']', depth));
+        msg.push(b'}');
+        for p in ["v26.06", "v23.02"] {
+            let mut d = decoder(p);
+            let mut got = Vec::new();
+            for chunk in msg.chunks(65536) {
+                got.extend(d.feed(chunk));
+            }
+            match &got[..] {
+                [Incoming::Message(m)] => assert_eq!(m.depth, depth + 1),
+                other => panic!("{p}: {:?}", kinds(other)),
+            }
+        }
     }
 
     #[test]

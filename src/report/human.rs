@@ -2,6 +2,8 @@
 //! folded per group, the plugin's RPC calls (and with `-v` its log), its
 //! stderr when something failed, the verdict and a closing count. Colour
 //! only on a terminal, and never with NO_COLOR.
+//! Plugin text is shown through [`crate::sanitize`]: escape sequences
+//! visible, workflow commands inert under GitHub Actions.
 
 use std::io::Write;
 
@@ -11,6 +13,17 @@ use crate::checks::{Effect, Outcome};
 use crate::events::{Event, Sink};
 use crate::library::Library;
 use crate::report::{Report, Verdict};
+use crate::sanitize;
+
+/// Text as it may reach the terminal: newlines kept, other controls shown.
+fn clean(actions: bool, s: &str) -> String {
+    let s = sanitize::lines(s);
+    if actions {
+        sanitize::actions(&s)
+    } else {
+        s
+    }
+}
 
 /// Prints to any writer; wrap stdout in `anstream::AutoStream` for colour.
 ///
@@ -30,11 +43,27 @@ pub struct Human<W: Write> {
     /// Robust warnings the plugin's library caused, folded per library
     /// unless verbose.
     library: Vec<(Library, &'static str)>,
+    /// Stdout is read by the GitHub Actions runner.
+    actions: bool,
 }
 
 impl<W: Write> Human<W> {
     pub fn new(out: W) -> Self {
-        Human { out, verbose: false, quiet: false, skipped: Vec::new(), passed: Vec::new(), library: Vec::new() }
+        Human {
+            out,
+            verbose: false,
+            quiet: false,
+            skipped: Vec::new(),
+            passed: Vec::new(),
+            library: Vec::new(),
+            actions: sanitize::in_actions(),
+        }
+    }
+
+    /// Whether to make workflow commands inert (default: `GITHUB_ACTIONS=true`).
+    pub fn actions(mut self, on: bool) -> Self {
+        self.actions = on;
+        self
     }
 
     /// Print every check, every RPC call, the plugin's log and every
@@ -74,7 +103,8 @@ pub fn verdict_line(r: &Report) -> String {
         Verdict::Accepted => "lightningd would accept this plugin".to_owned(),
         Verdict::Killed { check, .. } => format!("lightningd would kill this plugin ({check})"),
         Verdict::Fatal { check, .. } => format!("this plugin would stop lightningd itself ({check})"),
-        Verdict::Disabled { reason, .. } => format!("DISABLED: the plugin disabled itself: {reason}"),
+        Verdict::Disabled { reason, .. } => format!("DISABLED: the plugin disabled itself: {}", sanitize::text(&clip(reason, 400))),
+        Verdict::Undecided { check, .. } => format!("the harness cannot tell what lightningd would do ({check})"),
     }
 }
 
@@ -101,7 +131,9 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 impl<W: Write> Human<W> {
-    fn finish(&mut self, r: &Report) -> std::io::Result<()> {
+    fn finish_run(&mut self, r: &Report) -> std::io::Result<()> {
+        let a = self.actions;
+        let c1 = |s: &str| clean(a, &sanitize::text(s));
         let o = &mut self.out;
         if self.quiet {
             writeln!(o, "{}: {}", r.profile, verdict_line(r))?;
@@ -142,7 +174,14 @@ impl<W: Write> Human<W> {
             writeln!(o, "\nRPC calls the plugin made ({}):", r.rpc_calls.len())?;
             for c in &r.rpc_calls {
                 let answer = if c.is_error() { format!("error {}", c.response["error"]) } else { "answered".to_owned() };
-                writeln!(o, "  {:>8.1} ms  {} {}  -> {}", c.at_ms, c.method, clip(&c.params.to_string(), 80), clip(&answer, 100))?;
+                writeln!(
+                    o,
+                    "  {:>8.1} ms  {} {}  -> {}",
+                    c.at_ms,
+                    c1(&clip(&c.method, 80)),
+                    c1(&clip(&c.params.to_string(), 80)),
+                    c1(&clip(&answer, 100))
+                )?;
             }
         } else if !r.rpc_calls.is_empty() {
             let per_method: Vec<String> =
@@ -153,17 +192,20 @@ impl<W: Write> Human<W> {
             // Each fresh process (robust cases) logs its start-up again:
             // a line is shown once, with how often it came.
             writeln!(o, "\nPlugin log:")?;
+            if r.log_dropped > 0 {
+                writeln!(o, "  ({} later lines not kept: the report keeps 10,000 lines or 4 MiB)", r.log_dropped)?;
+            }
             let first_at =
                 |level: &str, message: &str| r.log.iter().find(|l| l.level == level && l.message == message).map_or(0.0, |l| l.at_ms);
             for ((level, message), n) in counted(r.log.iter().map(|l| (l.level.as_str(), l.message.as_str()))) {
                 let times = if n > 1 { format!(" (×{n})") } else { String::new() };
-                writeln!(o, "  {:>8.1} ms  {:<7} {}{times}", first_at(level, message), level, clip(message, 200))?;
+                writeln!(o, "  {:>8.1} ms  {:<7} {}{times}", first_at(level, message), c1(level), c1(&clip(message, 200)))?;
             }
         }
         if r.failed() && !r.stderr_tail.trim().is_empty() {
             writeln!(o, "\nPlugin stderr (last lines):")?;
             for line in r.stderr_tail.lines() {
-                writeln!(o, "  | {line}")?;
+                writeln!(o, "  | {}", c1(&clip(line, 400)))?;
             }
         }
         writeln!(o, "\n{}", verdict_line(r))?;
@@ -178,7 +220,11 @@ impl<W: Write> Sink for Human<W> {
         let _ = match event {
             Event::RunStarted { .. } | Event::Check(_) if self.quiet => Ok(()),
             Event::RunStarted { plugin, profile, version } => {
-                writeln!(self.out, "cln-harness: {plugin} against lightningd {version} (profile {profile})\n")
+                writeln!(
+                    self.out,
+                    "cln-harness: {} against lightningd {version} (profile {profile})\n",
+                    clean(self.actions, &sanitize::text(plugin))
+                )
             }
             Event::Check(c) if c.outcome == Outcome::Skip => {
                 self.skipped.push((c.id.to_owned(), c.message.clone()));
@@ -194,7 +240,8 @@ impl<W: Write> Sink for Human<W> {
             }
             Event::Check(c) => (|| {
                 let s = style(c.outcome);
-                let mut lines = c.message.lines();
+                let message = clean(self.actions, &c.message);
+                let mut lines = message.lines();
                 let first = lines.next().unwrap_or("");
                 writeln!(self.out, "{s}{}{s:#} {:<34} {}", c.outcome.as_str(), c.id, clip(first, 400))?;
                 for more in lines.take(60) {
@@ -202,7 +249,7 @@ impl<W: Write> Sink for Human<W> {
                 }
                 if c.outcome == Outcome::Fail || c.outcome == Outcome::Warn {
                     if let Some(Effect::Fatal(text)) = &c.effect {
-                        writeln!(self.out, "     {:<34} lightningd: {}", "", clip(text, 300))?;
+                        writeln!(self.out, "     {:<34} lightningd: {}", "", clean(self.actions, &sanitize::text(&clip(text, 300))))?;
                     }
                     if let Some(h) = &c.hint {
                         writeln!(self.out, "     {:<34} fix: {h}", "")?;
@@ -210,9 +257,13 @@ impl<W: Write> Sink for Human<W> {
                 }
                 Ok(())
             })(),
-            Event::RunFinished(r) => self.finish(r),
+            Event::RunFinished(r) => self.finish_run(r),
             Event::Frame(_) => Ok(()),
         };
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -276,6 +327,7 @@ mod tests {
             rpc_calls: vec![call(12.0, "getinfo"), call(15.5, "listpeers"), call(20.0, "getinfo")],
             // Each fresh process logs its start-up again.
             log: vec![line(10.0, "plugin started"), line(300.0, "plugin started"), line(310.0, "peer connected")],
+            log_dropped: 0,
             stderr_tail: "Traceback (most recent call last):\nValueError: boom\n".into(),
             manifest: None,
             exit: Some("exit status: 1".into()),

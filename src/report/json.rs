@@ -1,5 +1,5 @@
 //! The JSON report: every run of one invocation (one per profile) in one
-//! document, written when the sink is dropped. Its shape is
+//! document, written when the sink finishes. Its shape is
 //! `fixtures/schemas/report.schema.json`.
 
 use std::io::Write;
@@ -59,16 +59,14 @@ impl<W: Write> Sink for Json<W> {
             self.runs.push(run_value(r));
         }
     }
-}
 
-impl<W: Write> Drop for Json<W> {
-    fn drop(&mut self) {
+    fn finish(&mut self) -> std::io::Result<()> {
         let mut doc = document(std::mem::take(&mut self.runs));
         if let Some(e) = &self.error {
             doc["error"] = json!({ "message": e });
         }
-        let _ = serde_json::to_writer_pretty(&mut self.out, &doc);
-        let _ = writeln!(self.out);
-        let _ = self.out.flush();
+        serde_json::to_writer_pretty(&mut self.out, &doc)?;
+        writeln!(self.out)?;
+        self.out.flush()
     }
 }

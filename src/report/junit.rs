@@ -1,7 +1,8 @@
 //! The JUnit report: one test suite per run (plugin × profile), one test
 //! case per check. Failures carry lightningd's words; warnings are passing
 //! cases with the warning in their output, so CI systems show them without
-//! failing the build.
+//! failing the build. Plugin text is escaped ([`crate::sanitize`]): XML
+//! cannot carry control characters, and CI pages render what it holds.
 
 use std::io::Write;
 
@@ -10,6 +11,7 @@ use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use crate::checks::Outcome;
 use crate::events::{Event, Sink};
 use crate::report::Report;
+use crate::sanitize;
 
 pub struct Junit<W: Write> {
     out: W,
@@ -32,7 +34,7 @@ pub fn suite(r: &Report) -> TestSuite {
             Outcome::Skip => TestCaseStatus::skipped(),
         };
         if matches!(c.outcome, Outcome::Fail | Outcome::Skip) {
-            status.set_message(c.message.clone());
+            status.set_message(sanitize::lines(&c.message));
             status.set_type(c.tier.as_str());
         }
         let mut case = TestCase::new(c.id, status);
@@ -42,7 +44,7 @@ pub fn suite(r: &Report) -> TestSuite {
         }
         let mut out = String::new();
         if c.outcome == Outcome::Warn {
-            out.push_str(&format!("WARN: {}\n", c.message));
+            out.push_str(&format!("WARN: {}\n", sanitize::lines(&c.message)));
         }
         if let Some(h) = &c.hint {
             out.push_str(&format!("fix: {h}\n"));
@@ -53,7 +55,7 @@ pub fn suite(r: &Report) -> TestSuite {
         suite.add_test_case(case);
     }
     if r.failed() && !r.stderr_tail.is_empty() {
-        suite.set_system_err(r.stderr_tail.clone());
+        suite.set_system_err(sanitize::lines(&r.stderr_tail));
     }
     suite
 }
@@ -64,14 +66,12 @@ impl<W: Write> Sink for Junit<W> {
             self.suites.push(suite(r));
         }
     }
-}
 
-impl<W: Write> Drop for Junit<W> {
     /// Several runs (`--cln-version all`) make one document.
-    fn drop(&mut self) {
+    fn finish(&mut self) -> std::io::Result<()> {
         let mut report = quick_junit::Report::new("cln-harness");
         report.add_test_suites(std::mem::take(&mut self.suites));
-        let _ = report.serialize(&mut self.out);
-        let _ = self.out.flush();
+        report.serialize(&mut self.out).map_err(std::io::Error::other)?;
+        self.out.flush()
     }
 }

@@ -25,6 +25,9 @@ pub enum Verdict {
     Fatal { check: String, reason: String },
     /// The plugin disabled itself.
     Disabled { check: String, reason: String },
+    /// The harness stopped reading before it could judge (the plugin's
+    /// output passed the pending cap): never reported as accepted.
+    Undecided { check: String, reason: String },
 }
 
 /// A `log` notification the plugin sent.
@@ -45,12 +48,19 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     pub rpc_calls: Vec<RpcCall>,
     pub log: Vec<LogLine>,
+    /// Log lines received but not kept (past 10,000 lines or 4 MiB).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub log_dropped: usize,
     /// The end of what the plugin wrote to stderr.
     pub stderr_tail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<Manifest>,
     /// How the process ended, e.g. `exit status: 0`.
     pub exit: Option<String>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Counts of outcomes.

@@ -10,11 +10,13 @@ use crate::events::{Event, Sink};
 
 pub struct Transcript<W: Write> {
     out: W,
+    /// The first write error, reported by `finish`.
+    error: Option<std::io::Error>,
 }
 
 impl<W: Write> Transcript<W> {
     pub fn new(out: W) -> Self {
-        Transcript { out }
+        Transcript { out, error: None }
     }
 }
 
@@ -33,17 +35,24 @@ impl<W: Write> Sink for Transcript<W> {
                 json!({"at_ms": 0.0, "run": {"plugin": plugin, "profile": profile, "lightningd": version}})
             }
             Event::RunFinished(_) => {
-                let _ = self.out.flush();
+                if let Err(e) = self.out.flush() {
+                    self.error.get_or_insert(e);
+                }
                 return;
             }
             Event::Check(_) => return,
         };
-        let _ = writeln!(self.out, "{line}");
+        if self.error.is_none() {
+            if let Err(e) = writeln!(self.out, "{line}") {
+                self.error = Some(e);
+            }
+        }
     }
-}
 
-impl<W: Write> Drop for Transcript<W> {
-    fn drop(&mut self) {
-        let _ = self.out.flush();
+    fn finish(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.out.flush()
     }
 }

@@ -258,6 +258,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.rec.stop_reason = None;
             let outcome = self.robust_case(id, &bytes);
             let findings = self.rec.quiet.take().unwrap_or_default();
+            if self.harness_error.is_some() {
+                self.rec.stop_reason = saved_stop.clone();
+                self.rec.verdict = saved_verdict.clone();
+                return;
+            }
             self.rec.stop_reason = saved_stop.clone();
             self.rec.verdict = saved_verdict.clone();
             match outcome {
@@ -279,7 +284,19 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// One robust case in a fresh process: `Ok` with a note, or why not.
     pub(super) fn robust_case(&mut self, id: CheckId, bytes: &[u8]) -> Result<String, String> {
         let Some(spec) = self.spec.clone() else { return Err("no plugin to start".into()) };
-        let mut c = self.spawn(&spec).map_err(|e| e.to_string())?;
+        // The plugin may have removed its lightning-dir: the harness owns
+        // it, so puts it back; failing that, the case cannot be set up.
+        if let Err(source) = std::fs::create_dir_all(&self.dir) {
+            self.harness_error = Some(Error::LightningDir { path: self.dir.clone(), source });
+            return Err("no lightning-dir".into());
+        }
+        let mut c = match self.spawn(&spec) {
+            Ok(c) => c,
+            Err(source) => {
+                self.harness_error = Some(Error::Io { context: format!("cannot start the plugin again for {id}"), source });
+                return Err("not started".into());
+            }
+        };
         let log_mark = self.log.len();
         let result = self.bring_up(&mut c).and_then(|()| {
             if id == CheckId::ROBUST_UNKNOWN_METHOD {
@@ -304,7 +321,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             let (probe, _) = self.choose_probe();
             self.run_probe(&mut c, &probe).map(|()| String::new())
         });
-        c.proc.kill();
+        self.account_children(&mut c);
         if result.is_err() {
             // Whose code gave up, the plugin's or its library's (§12), from
             // what this process logged and wrote to stderr.

@@ -92,14 +92,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// A session with its own fresh lightning-dir and mock RPC, for
     /// drivers other than a run (the fuzzer, replay).
-    pub(crate) fn standalone(h: &'h Harness, sinks: &'s mut [&'d mut dyn Sink]) -> Result<(Self, MockRpc, tempfile::TempDir), Error> {
+    pub(crate) fn standalone(h: &'h Harness, sinks: &'s mut [&'d mut dyn Sink]) -> Result<(Self, MockRpc, TempDir), Error> {
         let profile = Profile::load(&h.profile)?;
         let program = resolve_program(&h.program, &h.args)?;
-        let temp = tempfile::Builder::new()
-            .prefix("cln-harness-")
-            .tempdir()
-            .map_err(|source| Error::Io { context: "cannot create a lightning-dir".into(), source })?;
-        let dir = temp.path().canonicalize().map_err(|source| Error::LightningDir { path: temp.path().into(), source })?;
+        let temp = TempDir::new()?;
+        let dir = temp.path().to_owned();
         let s = Session::new(h, profile, program, dir.clone(), sinks);
         let rpc_path = dir.join("lightning-rpc");
         let rpc = MockRpc::start(&rpc_path, &s.profile, &dir, s.rec.start, Vec::new())

@@ -279,6 +279,10 @@ impl Harness {
         if let Some(d) = &self.lightning_dir {
             let dir = d.canonicalize().or_else(|_| std::path::absolute(d)).unwrap_or_else(|_| d.clone());
             check_socket_path(&dir)?;
+            let rpc = d.join("lightning-rpc");
+            if rpc.symlink_metadata().is_ok() {
+                return Err(Error::RpcInUse { path: rpc });
+            }
         }
         if self.options.is_empty() {
             return Ok(());
@@ -305,24 +309,81 @@ impl Harness {
     pub fn run_with(&self, sinks: &mut [&mut dyn Sink]) -> Result<Report, Error> {
         let profile = Profile::load(&self.profile)?;
         let program = resolve_program(&self.program, &self.args)?;
-        let temp;
+        let mut temp = None;
         let dir = match &self.lightning_dir {
             Some(d) => {
+                // A lightning-rpc there may be a live node's socket: the
+                // harness would replace it.
+                let rpc = d.join("lightning-rpc");
+                if rpc.symlink_metadata().is_ok() {
+                    return Err(Error::RpcInUse { path: rpc });
+                }
                 std::fs::create_dir_all(d).map_err(|source| Error::LightningDir { path: d.clone(), source })?;
                 d.canonicalize().map_err(|source| Error::LightningDir { path: d.clone(), source })?
             }
             None => {
-                temp = tempfile::Builder::new()
-                    .prefix("cln-harness-")
-                    .tempdir()
-                    .map_err(|source| Error::Io { context: "cannot create a lightning-dir".into(), source })?;
-                temp.path().canonicalize().map_err(|source| Error::LightningDir { path: temp.path().into(), source })?
+                let t = TempDir::new()?;
+                let dir = t.path().to_owned();
+                temp = Some(t);
+                dir
             }
         };
         check_socket_path(&dir)?;
         let mut s = Session::new(self, profile, program, dir, sinks);
-        let report = s.run()?;
-        Ok(report)
+        let report = s.run();
+        drop(s);
+        if let Some(t) = temp {
+            t.close()?;
+        }
+        report
+    }
+}
+
+/// The run's own lightning-dir: removed when the run ends, or by the
+/// signal cleanup if a signal ends the harness first (see
+/// [`crate::process::install_signal_cleanup`]). Removal never follows a
+/// symlink the plugin planted: only the link goes.
+pub(crate) struct TempDir {
+    inner: Option<tempfile::TempDir>,
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub(crate) fn new() -> Result<TempDir, Error> {
+        let t = tempfile::Builder::new()
+            .prefix("cln-harness-")
+            .tempdir()
+            .map_err(|source| Error::Io { context: "cannot create a lightning-dir".into(), source })?;
+        let path = t.path().canonicalize().map_err(|source| Error::LightningDir { path: t.path().into(), source })?;
+        crate::process::register_temp_dir(&path);
+        Ok(TempDir { inner: Some(t), path })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Removes the directory; a failure is the harness's.
+    pub(crate) fn close(mut self) -> Result<(), Error> {
+        crate::process::unregister_temp_dir(&self.path);
+        let t = self.inner.take().expect("closed once");
+        let path = self.path.clone();
+        match t.close() {
+            Ok(()) => Ok(()),
+            // The plugin removed it itself: nothing is left to clean.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::Io { context: format!("cannot remove the lightning-dir {}", path.display()), source }),
+        }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        crate::process::unregister_temp_dir(&self.path);
+        // On an early return or a panic; `close` reports errors otherwise.
+        if let Some(t) = self.inner.take() {
+            let _ = t.close();
+        }
     }
 }
 
@@ -415,6 +476,19 @@ pub(crate) enum Probe {
 /// Log lines kept for the report.
 const MAX_LOG_LINES: usize = 10_000;
 
+/// Bytes of log messages kept for the report; past either cap lines are
+/// counted, not kept.
+const MAX_LOG_BYTES: usize = 4 << 20;
+
+/// Log lines kept as evidence for `notify/handler-errors`.
+const MAX_HANDLER_LINES: usize = 1_000;
+
+/// The deepest nesting `wire/depth` lets pass.
+pub(crate) const MAX_DEPTH: usize = 1000;
+
+/// Leftover processes named in `lifecycle/children`.
+const MAX_CHILDREN_SHOWN: usize = 20;
+
 /// Why a wait for an answer ended without one.
 enum Waited {
     Answer(Message, Duration),
@@ -456,6 +530,18 @@ pub(crate) struct Session<'h, 's, 'd> {
     survivals: Vec<(CheckId, String)>,
     /// What the hook drive has seen.
     hooks: hooks::HookLog,
+    /// A failure of the harness's own (a case it could not set up): the run
+    /// ends with this error, never with a finding about the plugin.
+    harness_error: Option<Error>,
+    /// Descendants found running after a plugin process was gone, over
+    /// every process of the run; the first `MAX_CHILDREN_SHOWN` are kept.
+    leftover_children: Vec<crate::process::Leftover>,
+    leftover_total: usize,
+    /// Processes of the run whose children were accounted for.
+    ended_processes: usize,
+    /// Bytes of `log`, and log lines received but not kept.
+    log_bytes: usize,
+    log_dropped: usize,
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
@@ -484,7 +570,54 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             init_at: None,
             survivals: Vec::new(),
             hooks: hooks::HookLog::default(),
+            harness_error: None,
+            leftover_children: Vec::new(),
+            leftover_total: 0,
+            ended_processes: 0,
+            log_bytes: 0,
+            log_dropped: 0,
         }
+    }
+
+    /// Ends a plugin process as lightningd would (the plugin alone is
+    /// killed) and records the descendants it leaves running.
+    pub(crate) fn account_children(&mut self, c: &mut Conn) {
+        let left = c.proc.finish(self.h.grace.min(Duration::from_secs(1)));
+        self.ended_processes += 1;
+        self.leftover_total += left.len();
+        for l in left {
+            if self.leftover_children.len() < MAX_CHILDREN_SHOWN {
+                self.leftover_children.push(l);
+            }
+        }
+    }
+
+    /// `lifecycle/children`, once every process of the run has ended.
+    fn judge_children(&mut self) {
+        if self.ended_processes == 0 {
+            return;
+        }
+        if self.leftover_total == 0 {
+            self.rec.pass(
+                CheckId::LIFECYCLE_CHILDREN,
+                format!("no process left running after the plugin ended ({} run(s))", self.ended_processes),
+            );
+            return;
+        }
+        let shown: Vec<String> =
+            self.leftover_children.iter().map(|l| format!("pid {} ({})", l.pid, crate::sanitize::text(&l.comm))).collect();
+        let more = self.leftover_total - shown.len();
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        self.rec.finding(&Finding {
+            check: CheckId::LIFECYCLE_CHILDREN,
+            reason: format!(
+                "{} process(es) still running after the plugin ended, over {} run(s) of it: {}{more}; lightningd never kills a plugin's children, so they would outlive it on the node (the harness killed them)",
+                self.leftover_total,
+                self.ended_processes,
+                shown.join(", ")
+            ),
+            effect: Effect::Ignored,
+        });
     }
 
     /// Starts a process of this run's plugin.
@@ -606,7 +739,6 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         });
 
         let rpc_path = self.dir.join("lightning-rpc");
-        let _ = std::fs::remove_file(&rpc_path);
         let scripted = self
             .h
             .scenario
@@ -684,6 +816,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         {
             self.robust();
         }
+        if let Some(e) = self.harness_error.take() {
+            return Err(e);
+        }
+        self.judge_children();
         Ok(self.finish(main_exit, calls, &stderr))
     }
 
@@ -914,6 +1050,16 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         at_ms: f64,
         answer: &mut Option<Waited>,
     ) -> Option<Waited> {
+        if m.depth > MAX_DEPTH && !self.rec.recorded(CheckId::WIRE_DEPTH) {
+            self.rec.finding(&Finding {
+                check: CheckId::WIRE_DEPTH,
+                reason: format!(
+                    "a message nests {} levels deep (more than {MAX_DEPTH}); lightningd recurses once per level to walk it",
+                    m.depth
+                ),
+                effect: Effect::Ignored,
+            });
+        }
         let notice = match &m.kind {
             Kind::Response { id } => {
                 if let Some(p) = c.pending.remove(id) {
@@ -944,11 +1090,16 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     // Every line logged while a notification is handled: a
                     // traceback arrives as many lines, any level.
                     let bad = messages::is_error_line(&level, &message);
-                    self.handler_errors.push((topic.clone(), message.clone(), bad));
+                    if self.handler_errors.len() < MAX_HANDLER_LINES {
+                        self.handler_errors.push((topic.clone(), message.clone(), bad));
+                    }
                 }
                 // A plugin flooding its log cannot exhaust the harness's memory.
-                if self.log.len() < MAX_LOG_LINES {
+                if self.log.len() < MAX_LOG_LINES && self.log_bytes + message.len() <= MAX_LOG_BYTES {
+                    self.log_bytes += message.len();
                     self.log.push(LogLine { at_ms, level, message });
+                } else {
+                    self.log_dropped += 1;
                 }
                 None
             }
@@ -1099,7 +1250,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
         }
         c.proc.close_stdin();
-        c.proc.kill();
+        self.account_children(c);
         // Collect what is still in the pipes (the tail of stderr), briefly:
         // a child that left the process group may hold them open.
         let deadline = Instant::now() + Duration::from_millis(500);
@@ -1128,7 +1279,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
             let pending = c.decoder.pending();
             if !pending.iter().all(|b| b.is_ascii_whitespace() || *b == 0) && !c.decoder.stalled_on_nul() {
-                let text = String::from_utf8_lossy(pending).into_owned();
+                let text = wire::quote(&pending[..pending.len().min(4096)]);
                 self.rec.finding(&Finding {
                     check: CheckId::WIRE_STRAY_OUTPUT,
                     reason: format!("unparsed output on stdout: {text:?}; the next '}}' makes lightningd kill the plugin (Failed to parse RPC JSON response)"),
@@ -1164,6 +1315,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             CheckId::WIRE_NOTIFICATION,
             CheckId::WIRE_UNKNOWN_ID,
             CheckId::WIRE_SIZE,
+            CheckId::WIRE_DEPTH,
             CheckId::LOG_MESSAGE,
             CheckId::LOG_LEVEL,
             CheckId::NOTIFY_ID,
@@ -1182,6 +1334,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             checks,
             rpc_calls,
             log: self.log.clone(),
+            log_dropped: self.log_dropped,
             stderr_tail: tail_lines(stderr, 20),
             manifest: self.manifest.clone(),
             exit: exit.map(|s| s.to_string()),

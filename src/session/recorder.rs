@@ -151,6 +151,14 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
             Effect::Ignored | Effect::Fatal(_) => f.reason.clone(),
         };
         self.record_as(f.check, tier, outcome, message, Some(f.effect.clone()), None);
+        if f.check == CheckId::WIRE_SIZE {
+            // The harness stopped reading: whatever lightningd would make of
+            // the rest, the harness did not see it.
+            if matches!(self.verdict, Verdict::Accepted) {
+                self.verdict = Verdict::Undecided { check: f.check.as_str().into(), reason: f.reason.clone() };
+            }
+            self.stop_reason.get_or_insert("the harness stopped reading at the pending cap".to_owned());
+        }
         match &f.effect {
             Effect::Kill if tier == Tier::Kill => {
                 self.verdict = Verdict::Killed { check: f.check.as_str().into(), reason: f.reason.clone() };
