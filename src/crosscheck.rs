@@ -27,6 +27,9 @@ pub enum Outcome {
     /// lightningd itself stops: its exit (`exit status: 1`, `signal: 11`)
     /// and its last words.
     Exits { status: String, message: String },
+    /// The harness could not judge the plugin (it hit one of its own
+    /// limits); never agrees with any real outcome.
+    Undecided { reason: String },
 }
 
 impl Outcome {
@@ -37,6 +40,7 @@ impl Outcome {
             Outcome::Disabled { .. } => "disabled",
             Outcome::Killed { .. } => "killed",
             Outcome::Exits { .. } => "exits",
+            Outcome::Undecided { .. } => "undecided",
         }
     }
 
@@ -48,6 +52,7 @@ impl Outcome {
             Outcome::Killed { reason } => format!("killed: Killing plugin: {}", one_line(reason)),
             Outcome::Exits { status, message } if status.is_empty() => format!("lightningd exits: {}", one_line(message)),
             Outcome::Exits { status, message } => format!("lightningd exits ({status}): {}", one_line(message)),
+            Outcome::Undecided { reason } => format!("not judged: {}", one_line(reason)),
         }
     }
 }
@@ -269,6 +274,7 @@ pub fn from_report(report: &Report) -> (Outcome, Option<String>) {
         Verdict::Disabled { check, reason } => (Outcome::Disabled { reason: reason.clone() }, Some(check.clone())),
         Verdict::Killed { check, reason } => (Outcome::Killed { reason: reason.clone() }, Some(check.clone())),
         Verdict::Fatal { check, reason } => (Outcome::Exits { status: String::new(), message: reason.clone() }, Some(check.clone())),
+        Verdict::Undecided { check, reason } => (Outcome::Undecided { reason: reason.clone() }, Some(check.clone())),
     }
 }
 
