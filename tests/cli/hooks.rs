@@ -268,3 +268,26 @@ fn pyln_client_raising_handlers() {
     let run = run_with("commitment_revocation", "raise");
     fails_with(&run, "hook/answer", "Plugin hooks_pyln.py for commitment_revocation returned non-result response");
 }
+
+/// cln-plugin 0.7 answers a failing hook handler with an error (fatal to
+/// lightningd), and exits on a hook that arrives before init: its
+/// `configure` accepts only getmanifest and init.
+#[test]
+fn cln_plugin_hooks() {
+    let Ok(plugin) = std::env::var("CLN_HARNESS_CLN_PLUGIN") else {
+        eprintln!("CLN_HARNESS_CLN_PLUGIN unset (ci/test.sh sets it): skipping");
+        return;
+    };
+    let run_with = |hooks: &str| {
+        let out = harness().args(["run", "--timeout", "5"]).arg(&plugin).env("CLN_HARNESS_HOOKS", hooks).output().unwrap();
+        Run::from(out)
+    };
+    let run = run_with("peer_connected,htlc_accepted");
+    for id in ["hook/answer", "hook/alive", "hook/handler-errors"] {
+        assert_eq!(outcome(&run, id).0, "PASS", "{id}\n{}", run.stdout);
+    }
+    let run = run_with("peer_connected,htlc_accepted,raise");
+    fails_with(&run, "hook/answer", "returned non-result response {\"error\":{\"code\":-32700,");
+    let run = run_with("db_write");
+    fails_with(&run, "hook/alive", "exited while handling the 'db_write' hook (before init)");
+}
