@@ -291,3 +291,51 @@ fn cln_plugin_hooks() {
     let run = run_with("db_write");
     fails_with(&run, "hook/alive", "exited while handling the 'db_write' hook (before init)");
 }
+
+fn scenario_run(defect: &str, hook: &str, text: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = harness()
+        .args(["run", "--timeout", "2", "--scenario"])
+        .arg(&path)
+        .arg(fixture("hooks.py"))
+        .env("CLN_HARNESS_DEFECT", defect)
+        .env("CLN_HARNESS_HOOK", hook)
+        .output()
+        .unwrap();
+    Run::from(out)
+}
+
+#[test]
+fn scenario_hook_and_setconfig_steps() {
+    let example = std::fs::read_to_string(crate::root().join("fixtures/scenarios/hooks.toml")).unwrap();
+    let run = scenario_run("", "", &example);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(outcome(&run, "scenario/steps").0, "PASS");
+    assert!(outcome(&run, "hook/alive").1.contains("survived 3 requests to 3 hooks"), "{}", run.stdout);
+    // The same file fails where the plugin refuses, and a refusal can be expected.
+    let run = scenario_run("setconfig-refuses", "", &example);
+    fails_with(&run, "scenario/steps", "step 4 (setconfig hooks-fee): refused: read-only here (-32602)");
+    let run = scenario_run(
+        "setconfig-refuses",
+        "",
+        "[[step]]\nsetconfig = \"hooks-fee\"\nval = \"7\"\nexpect_error = true\nexpect_message = \"read-only\"\n",
+    );
+    assert_eq!(outcome(&run, "scenario/steps").0, "PASS", "{}", run.stdout);
+    let run = scenario_run("setconfig-malformed", "", "[[step]]\nsetconfig = \"hooks-fee\"\nval = \"7\"\n");
+    fails_with(&run, "scenario/steps", "Invalid setconfig hooks-fee response from plugin: ");
+    // A decision other than the expected one; a fatal answer stops the run.
+    let run = scenario_run("", "", "[[step]]\nhook = \"openchannel\"\nexpect_decision = \"reject\"\n");
+    fails_with(&run, "scenario/steps", "expected the decision 'reject', got 'continue'");
+    let run = scenario_run("hook-bad-result", "openchannel", "[[step]]\nhook = \"openchannel\"\n");
+    fails_with(&run, "hook/answer", "Plugin returned an invalid result for the openchannel hook: maybe");
+    // lightningd calls only registered hooks.
+    let run = harness()
+        .args(["run", "--timeout", "2", "--scenario"])
+        .arg(crate::root().join("fixtures/scenarios/hooks.toml"))
+        .arg(fixture("misbehave.py"))
+        .output()
+        .unwrap();
+    fails_with(&Run::from(run), "scenario/steps", "the plugin does not register the 'peer_connected' hook");
+}
