@@ -838,7 +838,10 @@ mod tests {
     fn r_rpc_command_only_logs() {
         for (answer, why) in [
             (r#"{"result":"stop"}"#, "Bad response to 'rpc_command' hook. 'result' should only be 'continue'."),
-            (r#"{"return":{"error":{"code":"x","message":"x"}}}"#, "Bad response to 'rpc_command' hook. 'error' object does not contain a code."),
+            (
+                r#"{"return":{"error":{"code":"x","message":"x"}}}"#,
+                "Bad response to 'rpc_command' hook. 'error' object does not contain a code.",
+            ),
             (r#"{"whatever":1}"#, "Bad response to 'rpc_command' hook. "),
         ] {
             assert_eq!(

@@ -48,7 +48,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// The id lightningd gives a hook request: `cln:<hook>#<n>`, under the
     /// client's id when a command caused the call (rpc_command), numeric in
     /// v23.02 unless the plugin opted in (§4).
-    fn hook_id(&mut self, hook: &str, params: Node<'_>) -> Id {
+    pub(super) fn hook_id(&mut self, hook: &str, params: Node<'_>) -> Id {
         let id = self.new_id(hook);
         let client = params.get("rpc_command").and_then(|c| c.get("id"));
         match (&id, client) {

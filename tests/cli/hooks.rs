@@ -339,3 +339,37 @@ fn scenario_hook_and_setconfig_steps() {
         .unwrap();
     fails_with(&Run::from(run), "scenario/steps", "the plugin does not register the 'peer_connected' hook");
 }
+
+/// The fuzzer's pool holds a request for each registered hook, and calls
+/// only to the methods the user consented to.
+#[test]
+fn fuzz_pool_has_hook_requests_and_only_consented_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.jsonl");
+    let out = harness()
+        .args(["fuzz", "--seed", "7", "--cases", "48", "--regressions"])
+        .arg(&file)
+        .arg(fixture("hooks.py"))
+        .env("CLN_HARNESS_DEFECT", "hook-exit")
+        .env("CLN_HARNESS_HOOK", "peer_connected")
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("  message 1: 'peer_connected' hook request\n"), "{}", run.stdout);
+    let saved: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&file).unwrap().lines().next().unwrap()).unwrap();
+    assert!(saved["messages"].as_array().unwrap().iter().all(|m| !m.as_str().unwrap().contains("call to")), "no consent, no call: {saved}");
+    // A plugin with nothing to send is told how to give the fuzzer something.
+    let plain = dir.path().join("plain.py");
+    std::fs::write(
+        &plain,
+        std::fs::read_to_string(fixture("hooks.py"))
+            .unwrap()
+            .replace("\"hooks\": [{\"name\": h} for h in HOOKS],", "\"hooks\": [],")
+            .replace("[] if OLD else [\"deprecated_oneshot\"]", "[]"),
+    )
+    .unwrap();
+    let run = Run::from(harness().args(["fuzz", "--cases", "4", "--"]).arg("python3").arg(&plain).output().unwrap());
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("consent to calls of its methods with --call METHOD=JSON"), "{}", run.stderr);
+}
