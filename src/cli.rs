@@ -92,6 +92,11 @@ struct FuzzArgs {
     /// Where failing schedules are appended (JSON Lines).
     #[arg(long, default_value = "cln-harness-regressions.jsonl", value_name = "FILE")]
     regressions: PathBuf,
+
+    /// Consent to call one of the plugin's methods: METHOD=JSON
+    /// (repeatable). Without consent the fuzzer calls none of its methods.
+    #[arg(long = "call", value_name = "METHOD=JSON")]
+    calls: Vec<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -348,6 +353,23 @@ fn create_parent(path: &std::path::Path) -> Result<(), String> {
     }
 }
 
+/// `--call METHOD=JSON` values: the method and its params, an object or
+/// an array.
+fn parse_calls(specs: &[String]) -> Result<Vec<(String, serde_json::Value)>, String> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (method, json) = spec.split_once('=').unwrap_or((spec.as_str(), "{}"));
+            match serde_json::from_str(json) {
+                Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => Ok((method.to_owned(), v)),
+                _ => Err(format!(
+                    "--call {spec}: the params after '=' must be a JSON object or array, e.g. --call 'hello={{\"name\":\"world\"}}'"
+                )),
+            }
+        })
+        .collect()
+}
+
 /// Opens a report file, its directory created, or says why not.
 fn create(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>, String> {
     create_parent(path)?;
@@ -484,16 +506,8 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         };
         harness = harness.call(&c.method, params);
     }
-    for spec in &args.calls {
-        let (method, json) = spec.split_once('=').unwrap_or((spec.as_str(), "{}"));
-        match serde_json::from_str(json) {
-            Ok(v @ (serde_json::Value::Array(_) | serde_json::Value::Object(_))) => harness = harness.call(method, v),
-            _ => {
-                return Err(format!(
-                    "--call {spec}: the params after '=' must be a JSON object or array, e.g. --call 'hello={{\"name\":\"world\"}}'"
-                ))
-            }
-        }
+    for (method, params) in parse_calls(&args.calls)? {
+        harness = harness.call(&method, params);
     }
     if let Some(topics) = expected {
         harness = harness.expect_subscriptions(topics);
@@ -733,6 +747,17 @@ fn fuzz(args: FuzzArgs) -> i32 {
     let mut harness = Harness::new(program).args(rest).profile(&args.cln_version).timeout(Duration::from_secs_f64(args.timeout));
     for o in &args.options {
         harness = harness.option(o);
+    }
+    match parse_calls(&args.calls) {
+        Ok(calls) => {
+            for (method, params) in calls {
+                harness = harness.call(&method, params);
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
     }
     if let Err(e) = cln_harness::fuzz::check_program(&harness) {
         eprintln!("error: {e}");

@@ -2,7 +2,8 @@
 //! shrunk to a minimal reproducible case on failure, saved, and replayable.
 //!
 //! A case picks messages from a pool built from the plugin's own surface
-//! (its subscribed topics as lightningd sends them, calls to its methods in
+//! (its subscribed topics as lightningd sends them, requests for the hooks
+//! it registered, calls to the methods the user consented to (`--call`) in
 //! the forms lightningd copies, a multi-MiB message; malformed frames too
 //! with `--strict`), concatenates them, and cuts the stream into writes with
 //! pauses between them. The plugin process is reused while it survives; a
@@ -127,26 +128,28 @@ fn pool(s: &mut Session<'_, '_, '_>, strict: bool) -> Vec<Entry> {
             out.push(Entry { label: format!("'{t}' notification with an extra field"), bytes: extra, call: None });
         }
     }
-    for m in manifest.rpcmethods.iter().take(2) {
-        let id = s.next_call_id(&m.name);
-        let compact = format!(
-            "{{ \"jsonrpc\" : \"2.0\", \"method\" : {}, \"id\" : {}, \"params\" :[ \"w\u{f6}rld\"] }}\n\n",
-            serde_json::Value::from(m.name.as_str()),
-            id.token()
-        );
-        out.push(Entry { label: format!("call to '{}'", m.name), bytes: compact.into_bytes(), call: Some(id) });
-        let id = s.next_call_id(&m.name);
-        out.push(Entry {
-            label: format!("pretty-printed call to '{}'", m.name),
-            bytes: pretty_call(&m.name, &id, &serde_json::json!(["world"])),
-            call: Some(id),
-        });
-        let id = s.next_call_id(&m.name);
-        out.push(Entry {
-            label: format!("lightning-cli -k call to '{}'", m.name),
-            bytes: cli_k_call(&m.name, &id, &[("name", "world")]),
-            call: Some(id),
-        });
+    // The plugin's own methods only with the user's consent (--call).
+    for (method, params) in s.consented_calls().into_iter().filter(|(m, _)| manifest.rpcmethods.iter().any(|r| &r.name == m)) {
+        let id = s.next_call_id(&method);
+        let compact = crate::passthrough::forwarded_request(&id, &method, &params.to_string());
+        out.push(Entry { label: format!("call to '{method}'"), bytes: compact, call: Some(id) });
+        let id = s.next_call_id(&method);
+        out.push(Entry { label: format!("pretty-printed call to '{method}'"), bytes: pretty_call(&method, &id, &params), call: Some(id) });
+        if let serde_json::Value::Object(o) = &params {
+            let pairs: Vec<(String, String)> =
+                o.iter().map(|(k, v)| (k.clone(), v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()))).collect();
+            let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let id = s.next_call_id(&method);
+            out.push(Entry {
+                label: format!("lightning-cli -k call to '{method}'"),
+                bytes: cli_k_call(&method, &id, &refs),
+                call: Some(id),
+            });
+        }
+    }
+    // Hook requests for the hooks the plugin registered, which it answers.
+    for (hook, id, bytes) in s.hook_requests().into_iter().take(4) {
+        out.push(Entry { label: format!("'{hook}' hook request"), bytes, call: Some(id) });
     }
     if let Some(first) = out.iter().find(|e| e.call.is_none()).cloned() {
         out.push(Entry { label: format!("{} grown to 2.5 MiB", first.label), bytes: huge(&first.bytes, 5 << 19), call: None });
@@ -203,6 +206,14 @@ pub fn fuzz(h: &Harness, opts: &FuzzOptions, progress: &mut dyn Progress) -> Res
     let spec = session.spawn_spec();
     session.learn(spec).map_err(|message| Error::Io { context: "fuzz".into(), source: std::io::Error::other(message) })?;
     let pool = pool(&mut session, opts.strict);
+    if pool.is_empty() {
+        return Err(Error::Io {
+            context: "fuzz".into(),
+            source: std::io::Error::other(
+                "nothing to send: the plugin subscribes to no topic and registers no hook; consent to calls of its methods with --call METHOD=JSON",
+            ),
+        });
+    }
     let profile = session.profile().name.clone();
 
     let state = RefCell::new((session, None::<Conn>, 0u64, 0u64));

@@ -473,12 +473,20 @@ impl<'a> Cx<'a> {
                 return decision("return");
             }
             if let Some(e) = ret.get("error") {
-                let code = e.get("code").is_some_and(|c| c.ty() == TokType::Primitive && crate::jsmn::strtol(&c.text()).is_ok());
-                if !code {
+                // lightningd passes the member lookups straight to the
+                // converters, which dereference the missing token.
+                let Some(code) = e.get("code") else {
+                    return Verdict::Fatal(
+                        "lightningd crashes: rpc_command_hook_callback converts return.error.code without checking that it exists (NULL dereference)".into(),
+                    );
+                };
+                if crate::jsmn::strtol(&code.text()).is_err() {
                     return broken("'error' object does not contain a code.");
                 }
                 if e.get("message").is_none() {
-                    return broken("'error' object does not contain a message.");
+                    return Verdict::Fatal(
+                        "lightningd crashes: rpc_command_hook_callback copies return.error.message without checking that it exists (NULL dereference)".into(),
+                    );
                 }
                 return decision("return");
             }
@@ -825,13 +833,15 @@ mod tests {
         );
     }
 
-    // §9.2 rpc_command: never fatal, only logged.
+    // §9.2 rpc_command: only logged, but for the crashes below.
     #[test]
     fn r_rpc_command_only_logs() {
         for (answer, why) in [
             (r#"{"result":"stop"}"#, "Bad response to 'rpc_command' hook. 'result' should only be 'continue'."),
-            (r#"{"return":{"error":{"message":"x"}}}"#, "Bad response to 'rpc_command' hook. 'error' object does not contain a code."),
-            (r#"{"return":{"error":{"code":1}}}"#, "Bad response to 'rpc_command' hook. 'error' object does not contain a message."),
+            (
+                r#"{"return":{"error":{"code":"x","message":"x"}}}"#,
+                "Bad response to 'rpc_command' hook. 'error' object does not contain a code.",
+            ),
             (r#"{"whatever":1}"#, "Bad response to 'rpc_command' hook. "),
         ] {
             assert_eq!(
@@ -841,6 +851,12 @@ mod tests {
             );
         }
         assert_eq!(j("v26.06", "rpc_command", &ok(r#"{"return":{"result":{"x":1}}}"#)), decision("return"));
+        // A missing code or message is read through a NULL token: a crash,
+        // in every release (a real v26.06.6 node dies with SIGSEGV).
+        for profile in ["v26.06", "v23.02"] {
+            assert!(fatal(j(profile, "rpc_command", &ok(r#"{"return":{"error":{"message":"x"}}}"#))).contains("NULL dereference"));
+            assert!(fatal(j(profile, "rpc_command", &ok(r#"{"return":{"error":{"code":1}}}"#))).contains("NULL dereference"));
+        }
         assert_eq!(
             j("v26.06", "rpc_command", &ok(r#"{"replace":{"jsonrpc":"2.0","id":1,"method":"getinfo","params":{}}}"#)),
             decision("replace")

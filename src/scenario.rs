@@ -65,6 +65,21 @@ pub struct Step {
     pub expect_error: bool,
     /// Just wait this long, watching the plugin.
     pub wait_ms: Option<u64>,
+    /// Call this hook, as lightningd does: with `params` as its payload, or
+    /// the profile's payload (`variant` picks one of its variants).
+    pub hook: Option<String>,
+    /// With `hook`: which of the profile's payloads to send (`<hook>.<variant>.json`).
+    pub variant: Option<String>,
+    /// With `hook`: the decision the answer must carry (`continue`,
+    /// `reject`, `fail`, `resolve`, `disconnect`, `replace`, `return`...).
+    pub expect_decision: Option<String>,
+    /// Send `setconfig` for this dynamic option.
+    pub setconfig: Option<String>,
+    /// With `setconfig`: the value, a string or an array of strings
+    /// (omitted: no value, as for a flag).
+    pub val: Option<Value>,
+    /// With `setconfig` and `expect_error`: text the refusal's message must contain.
+    pub expect_message: Option<String>,
     /// How long an expectation or call may take (default 2000 ms).
     pub within_ms: Option<u64>,
 }
@@ -76,6 +91,8 @@ pub enum Action {
     ExpectLog { pattern: Regex, level: Option<String> },
     ExpectRpc { method: String, params: Option<Value> },
     Call { method: String, params: Value, expect_result: Option<Value>, expect_error: bool },
+    Hook { name: String, params: Option<Value>, variant: Option<String>, expect_decision: Option<String> },
+    Setconfig { option: String, val: Option<Vec<String>>, expect_error: bool, expect_message: Option<String> },
     Wait,
 }
 
@@ -112,10 +129,47 @@ impl Scenario {
 impl Step {
     /// The step's action; an error says what is wrong with it.
     pub fn action(&self) -> Result<Action, String> {
-        let kinds =
-            [self.notify.is_some(), self.expect_log.is_some(), self.expect_rpc.is_some(), self.call.is_some(), self.wait_ms.is_some()];
+        let kinds = [
+            self.notify.is_some(),
+            self.expect_log.is_some(),
+            self.expect_rpc.is_some(),
+            self.call.is_some(),
+            self.wait_ms.is_some(),
+            self.hook.is_some(),
+            self.setconfig.is_some(),
+        ];
         if kinds.iter().filter(|k| **k).count() != 1 {
-            return Err("give exactly one of notify, expect_log, expect_rpc, call, wait_ms".into());
+            return Err("give exactly one of notify, expect_log, expect_rpc, call, wait_ms, hook, setconfig".into());
+        }
+        if let Some(name) = &self.hook {
+            if self.params.as_ref().is_some_and(|p| !p.is_object()) {
+                return Err("hook params must be a table (the hook's payload)".into());
+            }
+            if self.params.is_some() && self.variant.is_some() {
+                return Err("give either params or variant for a hook, not both".into());
+            }
+            return Ok(Action::Hook {
+                name: name.clone(),
+                params: self.params.clone(),
+                variant: self.variant.clone(),
+                expect_decision: self.expect_decision.clone(),
+            });
+        }
+        if let Some(option) = &self.setconfig {
+            let val = match &self.val {
+                None => None,
+                Some(Value::String(v)) => Some(vec![v.clone()]),
+                Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
+                    Some(a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                }
+                Some(_) => return Err("setconfig val must be a string or an array of strings (lightningd sends strings)".into()),
+            };
+            return Ok(Action::Setconfig {
+                option: option.clone(),
+                val,
+                expect_error: self.expect_error,
+                expect_message: self.expect_message.clone(),
+            });
         }
         if let Some(topic) = &self.notify {
             return Ok(Action::Notify { topic: topic.clone(), params: self.params.clone() });
@@ -152,6 +206,10 @@ impl Step {
             format!("expect_rpc {m}")
         } else if let Some(m) = &self.call {
             format!("call {m}")
+        } else if let Some(h) = &self.hook {
+            format!("hook {h}")
+        } else if let Some(o) = &self.setconfig {
+            format!("setconfig {o}")
         } else {
             format!("wait {} ms", self.wait_ms.unwrap_or(0))
         }

@@ -165,6 +165,16 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         }
                     }
                 }
+                Action::Hook { name, params, variant, expect_decision } => {
+                    if let Err(why) = self.scenario_hook(c, &name, params, variant, expect_decision) {
+                        failures.push(format!("{what}: {why}"));
+                    }
+                }
+                Action::Setconfig { option, val, expect_error, expect_message } => {
+                    if let Err(why) = self.scenario_setconfig(c, &option, val, expect_error, expect_message, deadline) {
+                        failures.push(format!("{what}: {why}"));
+                    }
+                }
                 Action::Wait => {
                     self.pump(c, deadline.min(Instant::now() + Duration::from_millis(step.wait_ms.unwrap_or(0))));
                 }
@@ -173,6 +183,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 failures.push(format!("{what}: the run stopped: {}", self.rec.stop_reason.clone().unwrap_or_default()));
                 break;
             }
+        }
+        if s.steps.iter().any(|st| st.hook.is_some()) {
+            self.judge_hooks();
         }
         let name = if s.name.is_empty() { "scenario".to_owned() } else { format!("'{}'", s.name) };
         if failures.is_empty() {

@@ -115,4 +115,25 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     pub(crate) fn next_call_id(&mut self, method: &str) -> Id {
         self.passthrough_id(method)
     }
+
+    /// The methods the user consented to have called, with their params.
+    pub(crate) fn consented_calls(&self) -> Vec<(String, serde_json::Value)> {
+        self.h.calls.clone()
+    }
+
+    /// A request for each registered hook, as lightningd sends it (its
+    /// profile payload with a fresh id): `(hook, id, bytes)`.
+    pub(crate) fn hook_requests(&mut self) -> Vec<(String, Id, Vec<u8>)> {
+        let hooks: Vec<String> = self.manifest.as_ref().map(|m| m.hooks.iter().map(|h| h.name.clone()).collect()).unwrap_or_default();
+        let mut out = Vec::new();
+        for hook in hooks {
+            let Some(bytes) = self.profile.hook_requests.get(&hook).cloned() else { continue };
+            let Some(doc) = crate::jsmn::Doc::parse(&bytes) else { continue };
+            let Some(params) = doc.root().get("params") else { continue };
+            let id = self.hook_id(&hook, params);
+            let text = String::from_utf8_lossy(params.full()).into_owned();
+            out.push((hook.clone(), id.clone(), wire::request_raw(&id, &hook, &text)));
+        }
+        out
+    }
 }

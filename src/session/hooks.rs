@@ -48,7 +48,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// The id lightningd gives a hook request: `cln:<hook>#<n>`, under the
     /// client's id when a command caused the call (rpc_command), numeric in
     /// v23.02 unless the plugin opted in (§4).
-    fn hook_id(&mut self, hook: &str, params: Node<'_>) -> Id {
+    pub(super) fn hook_id(&mut self, hook: &str, params: Node<'_>) -> Id {
         let id = self.new_id(hook);
         let client = params.get("rpc_command").and_then(|c| c.get("id"));
         match (&id, client) {
@@ -203,7 +203,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     }
 
     /// The checks that sum up the whole drive.
-    fn judge_hooks(&mut self) {
+    pub(super) fn judge_hooks(&mut self) {
         // After a stall the rest of the drive never ran: not reached.
         if self.rec.stop_reason.is_some() || self.hooks.stalled {
             return;
@@ -455,6 +455,86 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             _ => "cln-harness",
         };
         Some(vec![o.default.clone().unwrap_or_else(|| fallback.to_owned())])
+    }
+}
+
+impl<'h, 's, 'd> Session<'h, 's, 'd> {
+    /// A scenario's `hook` step: the hook must be registered (lightningd
+    /// calls no other), answered, and carry the expected decision.
+    pub(super) fn scenario_hook(
+        &mut self,
+        c: &mut Conn,
+        name: &str,
+        params: Option<Value>,
+        variant: Option<String>,
+        expect: Option<String>,
+    ) -> Result<(), String> {
+        if !self.registered_hooks().iter().any(|h| h == name) {
+            return Err(format!("the plugin does not register the '{name}' hook, so lightningd would never call it"));
+        }
+        let (label, bytes) = match (params, variant) {
+            (Some(p), _) => ("scenario params".to_owned(), wire::request(&Id::Num(0), name, &p)),
+            (None, v) => {
+                let v = v.unwrap_or_default();
+                let found = self.profile.hook_variants.get(name).and_then(|vs| vs.iter().find(|(n, _)| *n == v)).map(|x| x.1.clone());
+                let Some(bytes) = found else {
+                    return Err(format!("profile {} has no '{name}' payload '{v}' in fixtures/hooks/; give `params`", self.profile.name));
+                };
+                (if v.is_empty() { "as lightningd sends it".to_owned() } else { format!("variant '{v}'") }, bytes)
+            }
+        };
+        let before = self.hooks.answers.len();
+        if !self.fire_hook(c, name, &label, &bytes) {
+            return Err(self.rec.stop_reason.clone().unwrap_or_else(|| "no accepted answer".to_owned()));
+        }
+        let got = self.hooks.answers.get(before).map(|a| a.3.clone()).unwrap_or_default();
+        match expect {
+            Some(want) if want != got => Err(format!("expected the decision '{want}', got '{got}'")),
+            _ => Ok(()),
+        }
+    }
+
+    /// A scenario's `setconfig` step: accepted, or refused as expected.
+    pub(super) fn scenario_setconfig(
+        &mut self,
+        c: &mut Conn,
+        option: &str,
+        val: Option<Vec<String>>,
+        expect_error: bool,
+        expect_message: Option<String>,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        if !self.profile.manifest.option_dynamic {
+            return Err(format!("lightningd {} has no setconfig (v23.08 and later)", self.profile.version));
+        }
+        let m = self.manifest.clone().unwrap_or_default();
+        let Some(o) = m.options.iter().find(|o| o.name == option) else {
+            return Err(format!("the plugin has no option '{option}'"));
+        };
+        if !o.dynamic {
+            return Err(format!("'{option}' is not dynamic: lightningd refuses setconfig for it"));
+        }
+        let id = self.passthrough_id("setconfig");
+        c.expect(&id);
+        self.send(c, passthrough::setconfig_request(&id, option, val.as_deref(), o.multi));
+        match self.wait_until(c, &id, deadline) {
+            Waited::Answer(msg, _) => match (passthrough::judge_setconfig(option, &msg.doc), expect_error) {
+                (SetconfigVerdict::Accepted, false) => Ok(()),
+                (SetconfigVerdict::Accepted, true) => Err("expected a refusal, the change was accepted".into()),
+                (SetconfigVerdict::Refused { code, message }, true) => match expect_message {
+                    Some(want) if !message.contains(&want) => Err(format!("refused with '{message}' ({code}), not containing '{want}'")),
+                    _ => Ok(()),
+                },
+                (SetconfigVerdict::Refused { code, message }, false) => Err(format!("refused: {message} ({code})")),
+                (SetconfigVerdict::Invalid(text), _) => Err(wire::sanitize(&text)),
+            },
+            Waited::Exited => Err("the plugin exited before answering".into()),
+            Waited::TimedOut => Err("no answer in time (lightningd waits for ever)".into()),
+            Waited::Killed(f) => {
+                self.killed(f);
+                Err("the plugin was killed".into())
+            }
+        }
     }
 }
 

@@ -76,8 +76,18 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
         let dynamic_only = id == CheckId::MANIFEST_START_PARAMS || id == CheckId::MANIFEST_DYNAMIC_START;
         let expectation_only = id == CheckId::SUBSCRIPTIONS_EXPECTED;
         if h.handshake_only
-            && ["notify/no-reply", "notify/handler-errors", "notify/alive", "frame/", "robust/"].iter().any(|p| id.starts_with(p))
+            && ["notify/no-reply", "notify/handler-errors", "notify/alive", "frame/", "robust/", "hook/", "method/", "check/", "setconfig/"]
+                .iter()
+                .any(|p| id.starts_with(p))
         {
+            return false;
+        }
+        // A scenario calls hooks only in its `hook` steps, and never makes
+        // the consented calls, check or setconfig of a default run.
+        if h.scenario.as_ref().is_some_and(|s| !s.steps.iter().any(|st| st.hook.is_some())) && id.starts_with("hook/") {
+            return false;
+        }
+        if h.scenario.is_some() && ["method/", "check/", "setconfig/"].iter().any(|p| id.starts_with(p)) {
             return false;
         }
         if id.starts_with("frame/") && h.scenario.is_some() {

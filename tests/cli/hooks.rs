@@ -268,3 +268,116 @@ fn pyln_client_raising_handlers() {
     let run = run_with("commitment_revocation", "raise");
     fails_with(&run, "hook/answer", "Plugin hooks_pyln.py for commitment_revocation returned non-result response");
 }
+
+/// cln-plugin 0.7 answers a failing hook handler with an error (fatal to
+/// lightningd), and exits on a hook that arrives before init: its
+/// `configure` accepts only getmanifest and init.
+#[test]
+fn cln_plugin_hooks() {
+    let Ok(plugin) = std::env::var("CLN_HARNESS_CLN_PLUGIN") else {
+        eprintln!("CLN_HARNESS_CLN_PLUGIN unset (ci/test.sh sets it): skipping");
+        return;
+    };
+    // A build older than the fixture's source predates its hooks: ci/test.sh
+    // rebuilds it; a stale local build is skipped, not failed.
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let source = crate::root().join("fixtures/plugins/cln-plugin-rs/src/main.rs");
+    if modified(std::path::Path::new(&plugin)) < modified(&source) {
+        eprintln!("{plugin} is older than {}: rebuild it (ci/test.sh does); skipping", source.display());
+        return;
+    }
+    let run_with = |hooks: &str| {
+        let out = harness().args(["run", "--timeout", "5"]).arg(&plugin).env("CLN_HARNESS_HOOKS", hooks).output().unwrap();
+        Run::from(out)
+    };
+    let run = run_with("peer_connected,htlc_accepted");
+    for id in ["hook/answer", "hook/alive", "hook/handler-errors"] {
+        assert_eq!(outcome(&run, id).0, "PASS", "{id}\n{}", run.stdout);
+    }
+    let run = run_with("peer_connected,htlc_accepted,raise");
+    fails_with(&run, "hook/answer", "returned non-result response {\"error\":{\"code\":-32700,");
+    let run = run_with("db_write");
+    fails_with(&run, "hook/alive", "exited while handling the 'db_write' hook (before init)");
+}
+
+fn scenario_run(defect: &str, hook: &str, text: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = harness()
+        .args(["run", "--timeout", "2", "--scenario"])
+        .arg(&path)
+        .arg(fixture("hooks.py"))
+        .env("CLN_HARNESS_DEFECT", defect)
+        .env("CLN_HARNESS_HOOK", hook)
+        .output()
+        .unwrap();
+    Run::from(out)
+}
+
+#[test]
+fn scenario_hook_and_setconfig_steps() {
+    let example = std::fs::read_to_string(crate::root().join("fixtures/scenarios/hooks.toml")).unwrap();
+    let run = scenario_run("", "", &example);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(outcome(&run, "scenario/steps").0, "PASS");
+    assert!(outcome(&run, "hook/alive").1.contains("survived 3 requests to 3 hooks"), "{}", run.stdout);
+    // The same file fails where the plugin refuses, and a refusal can be expected.
+    let run = scenario_run("setconfig-refuses", "", &example);
+    fails_with(&run, "scenario/steps", "step 4 (setconfig hooks-fee): refused: read-only here (-32602)");
+    let run = scenario_run(
+        "setconfig-refuses",
+        "",
+        "[[step]]\nsetconfig = \"hooks-fee\"\nval = \"7\"\nexpect_error = true\nexpect_message = \"read-only\"\n",
+    );
+    assert_eq!(outcome(&run, "scenario/steps").0, "PASS", "{}", run.stdout);
+    let run = scenario_run("setconfig-malformed", "", "[[step]]\nsetconfig = \"hooks-fee\"\nval = \"7\"\n");
+    fails_with(&run, "scenario/steps", "Invalid setconfig hooks-fee response from plugin: ");
+    // A decision other than the expected one; a fatal answer stops the run.
+    let run = scenario_run("", "", "[[step]]\nhook = \"openchannel\"\nexpect_decision = \"reject\"\n");
+    fails_with(&run, "scenario/steps", "expected the decision 'reject', got 'continue'");
+    let run = scenario_run("hook-bad-result", "openchannel", "[[step]]\nhook = \"openchannel\"\n");
+    fails_with(&run, "hook/answer", "Plugin returned an invalid result for the openchannel hook: maybe");
+    // lightningd calls only registered hooks.
+    let run = harness()
+        .args(["run", "--timeout", "2", "--scenario"])
+        .arg(crate::root().join("fixtures/scenarios/hooks.toml"))
+        .arg(fixture("misbehave.py"))
+        .output()
+        .unwrap();
+    fails_with(&Run::from(run), "scenario/steps", "the plugin does not register the 'peer_connected' hook");
+}
+
+/// The fuzzer's pool holds a request for each registered hook, and calls
+/// only to the methods the user consented to.
+#[test]
+fn fuzz_pool_has_hook_requests_and_only_consented_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.jsonl");
+    let out = harness()
+        .args(["fuzz", "--seed", "7", "--cases", "48", "--regressions"])
+        .arg(&file)
+        .arg(fixture("hooks.py"))
+        .env("CLN_HARNESS_DEFECT", "hook-exit")
+        .env("CLN_HARNESS_HOOK", "peer_connected")
+        .output()
+        .unwrap();
+    let run = Run::from(out);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("  message 1: 'peer_connected' hook request\n"), "{}", run.stdout);
+    let saved: serde_json::Value = serde_json::from_str(std::fs::read_to_string(&file).unwrap().lines().next().unwrap()).unwrap();
+    assert!(saved["messages"].as_array().unwrap().iter().all(|m| !m.as_str().unwrap().contains("call to")), "no consent, no call: {saved}");
+    // A plugin with nothing to send is told how to give the fuzzer something.
+    let plain = dir.path().join("plain.py");
+    std::fs::write(
+        &plain,
+        std::fs::read_to_string(fixture("hooks.py"))
+            .unwrap()
+            .replace("\"hooks\": [{\"name\": h} for h in HOOKS],", "\"hooks\": [],")
+            .replace("[] if OLD else [\"deprecated_oneshot\"]", "[]"),
+    )
+    .unwrap();
+    let run = Run::from(harness().args(["fuzz", "--cases", "4", "--"]).arg("python3").arg(&plain).output().unwrap());
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("consent to calls of its methods with --call METHOD=JSON"), "{}", run.stderr);
+}

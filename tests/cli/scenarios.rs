@@ -80,7 +80,11 @@ fn a_bad_scenario_file_is_a_usage_error_saying_where() {
     let p = write(&dir, "[[step]]\nnotify = \"connect\"\ncall = \"hello\"\n");
     let run = scenario(&p, &[]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("s.toml: step 1: give exactly one of notify, expect_log, expect_rpc, call, wait_ms"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("s.toml: step 1: give exactly one of notify, expect_log, expect_rpc, call, wait_ms, hook, setconfig"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -88,8 +92,24 @@ fn the_schema_names_every_field_the_parser_takes() {
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root().join("fixtures/scenarios/scenario.schema.json")).unwrap()).unwrap();
     let step = &schema["properties"]["step"]["items"]["properties"];
-    for field in ["notify", "params", "expect_log", "level", "expect_rpc", "call", "expect_result", "expect_error", "wait_ms", "within_ms"]
-    {
+    for field in [
+        "notify",
+        "params",
+        "expect_log",
+        "level",
+        "expect_rpc",
+        "call",
+        "expect_result",
+        "expect_error",
+        "wait_ms",
+        "within_ms",
+        "hook",
+        "variant",
+        "expect_decision",
+        "setconfig",
+        "val",
+        "expect_message",
+    ] {
         assert!(step.get(field).is_some(), "schema lacks {field}");
         let text = format!("[[step]]\n{field} = 1\n");
         let err = cln_harness::Scenario::parse(&text).err().unwrap_or_default();
