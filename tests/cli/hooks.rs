@@ -287,7 +287,7 @@ fn cln_plugin_hooks() {
         return;
     }
     let run_with = |hooks: &str| {
-        let out = harness().args(["run", "--timeout", "5"]).arg(&plugin).env("CLN_HARNESS_HOOKS", hooks).output().unwrap();
+        let out = harness().args(["run", "-v", "--timeout", "5"]).arg(&plugin).env("CLN_HARNESS_HOOKS", hooks).output().unwrap();
         Run::from(out)
     };
     let run = run_with("peer_connected,htlc_accepted");
@@ -305,7 +305,7 @@ fn scenario_run(defect: &str, hook: &str, text: &str) -> Run {
     let path = dir.path().join("s.toml");
     std::fs::write(&path, text).unwrap();
     let out = harness()
-        .args(["run", "--timeout", "2", "--scenario"])
+        .args(["run", "-v", "--timeout", "2", "--scenario"])
         .arg(&path)
         .arg(fixture("hooks.py"))
         .env("CLN_HARNESS_DEFECT", defect)
@@ -340,7 +340,7 @@ fn scenario_hook_and_setconfig_steps() {
     fails_with(&run, "hook/answer", "Plugin returned an invalid result for the openchannel hook: maybe");
     // lightningd calls only registered hooks.
     let run = harness()
-        .args(["run", "--timeout", "2", "--scenario"])
+        .args(["run", "-v", "--timeout", "2", "--scenario"])
         .arg(crate::root().join("fixtures/scenarios/hooks.toml"))
         .arg(fixture("misbehave.py"))
         .output()
