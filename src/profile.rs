@@ -1,9 +1,12 @@
 //! Profiles: which lightningd release the harness plays.
 //!
 //! A profile is data under `fixtures/profiles/<name>/`: `profile.toml` holds
-//! the rule switches (docs/protocol.md §13 lists what differs between releases),
-//! and plain lists hold the names a real node already owns. Adding a release
-//! means adding a folder; code only reads the switches.
+//! the rule switches, and plain lists hold the names a real node already
+//! owns. A profile may say `inherits = "<profile>"` and hold only what
+//! differs: switches merge key by key, and a list file, a notification or
+//! hook folder, or a mock RPC answer it lacks comes from the profile it
+//! inherits. Adding a release means adding a folder; code only reads the
+//! switches.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,9 +21,12 @@ static NOTIFICATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/notif
 static HOOKS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/hooks");
 
 /// Message files of one profile, by name: each holds a message's exact
-/// bytes without its `\n\n`.
-fn messages(root: &Dir<'static>, profile: &str) -> BTreeMap<String, Vec<u8>> {
-    let Some(dir) = root.get_dir(profile) else { return BTreeMap::new() };
+/// bytes without its `\n\n` (PROTOCOL.md §15). A profile without its own
+/// folder has the folder of the nearest profile it inherits that has one:
+/// a folder is the whole set, so a release that lacks a topic says so by
+/// having its own folder.
+fn messages(root: &Dir<'static>, chain: &[String]) -> BTreeMap<String, Vec<u8>> {
+    let Some(dir) = chain.iter().find_map(|p| root.get_dir(p)) else { return BTreeMap::new() };
     dir.files()
         .filter_map(|f| {
             let name = f.path().file_stem()?.to_str()?.to_owned();
@@ -43,7 +49,7 @@ fn hook_variants(profile: &str, hooks: &BTreeSet<String>) -> BTreeMap<String, Ve
     let mut out: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
     for release in releases.iter().rev() {
         let mut found: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-        for (stem, bytes) in messages(&HOOKS, release) {
+        for (stem, bytes) in messages(&HOOKS, &[release.to_string()]) {
             let (hook, variant) = stem.split_once('.').unwrap_or((&stem, ""));
             if hooks.contains(hook) && !out.contains_key(hook) {
                 found.entry(hook.to_owned()).or_default().push((variant.to_owned(), bytes));
@@ -79,7 +85,6 @@ pub struct ParserRules {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct ManifestRules {
-    pub lowercase_option_names: bool,
     pub option_types: Vec<String>,
     pub deprecated_versions: bool,
     pub option_dynamic: bool,
@@ -199,6 +204,47 @@ pub struct Profile {
     /// `(variant, bytes)`, from `<hook>.json` and `<hook>.<variant>.json`.
     pub hook_variants: BTreeMap<String, Vec<(String, Vec<u8>)>>,
     pub hook_rules: HookRules,
+    /// This profile's name, then the names of the profiles it inherits,
+    /// nearest first.
+    pub chain: Vec<String>,
+}
+
+/// A profile's own `profile.toml`, before inheritance.
+fn own_table(name: &str) -> Result<toml::Table, Error> {
+    let text = PROFILES.get_file(format!("{name}/profile.toml")).and_then(|f| f.contents_utf8()).unwrap_or("");
+    toml::from_str(text).map_err(|e| Error::Profile { name: name.to_owned(), message: e.to_string() })
+}
+
+/// `name`, then every profile it inherits, nearest first.
+fn chain(name: &str) -> Result<Vec<String>, Error> {
+    let mut chain = vec![name.to_owned()];
+    loop {
+        let last = chain.last().map(String::as_str).unwrap_or(name);
+        let Some(parent) = own_table(last)?.get("inherits").and_then(|v| v.as_str()).map(str::to_owned) else { return Ok(chain) };
+        let problem = if chain.contains(&parent) {
+            Some(format!("inherits '{parent}' in a cycle ({})", chain.join(" -> ")))
+        } else if PROFILES.get_dir(&parent).is_none() {
+            Some(format!("inherits '{parent}', which is not a bundled profile"))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            return Err(Error::Profile { name: last.to_owned(), message });
+        }
+        chain.push(parent);
+    }
+}
+
+/// Merges `over` into `base`: tables key by key, anything else replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
 }
 
 impl Profile {
@@ -212,20 +258,48 @@ impl Profile {
         names
     }
 
-    /// Loads a bundled profile by name (`v26.06`, `v23.02`).
-    pub fn load(name: &str) -> Result<Profile, Error> {
-        let dir =
-            PROFILES.get_dir(name).ok_or_else(|| Error::UnknownProfile { name: name.to_owned(), known: Profile::names().join(", ") })?;
-        let text = |file: &str| -> &'static str { dir.get_file(format!("{name}/{file}")).and_then(|f| f.contents_utf8()).unwrap_or("") };
-        let file: ProfileFile =
-            toml::from_str(text("profile.toml")).map_err(|e| Error::Profile { name: name.to_owned(), message: e.to_string() })?;
+    /// The bundled profile a release name means: the profile's own name
+    /// (`v24.11`) or the exact release it was read from (`v24.11.2`); the
+    /// leading `v` may be left out.
+    pub fn resolve(release: &str) -> Result<String, Error> {
+        let want = release.trim();
+        let want = if want.starts_with('v') { want.to_owned() } else { format!("v{want}") };
+        for name in Profile::names() {
+            if name == want {
+                return Ok(name);
+            }
+            if let Ok(t) = own_table(&name) {
+                if t.get("version").and_then(|v| v.as_str()) == Some(want.as_str()) {
+                    return Ok(name);
+                }
+            }
+        }
+        Err(Error::UnknownProfile { name: release.to_owned(), known: Profile::names().join(", ") })
+    }
+
+    /// Loads a bundled profile by release name (`v26.06`, `v24.11.2`).
+    pub fn load(release: &str) -> Result<Profile, Error> {
+        let name = Profile::resolve(release)?;
+        let chain = chain(&name)?;
+        let bad = |message: String| Error::Profile { name: name.clone(), message };
+        // Each profile's switches, merged over the ones it inherits.
+        let mut table = toml::Table::new();
+        for p in chain.iter().rev() {
+            merge(&mut table, own_table(p)?);
+        }
+        table.remove("inherits");
+        let file: ProfileFile = table.try_into().map_err(|e: toml::de::Error| bad(e.to_string()))?;
+        let text = |file: &str| -> &'static str {
+            chain.iter().find_map(|p| PROFILES.get_file(format!("{p}/{file}"))).and_then(|f| f.contents_utf8()).unwrap_or("")
+        };
         let lines = |file: &str| -> BTreeSet<String> {
             text(file).lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_owned).collect()
         };
-        let notifications = messages(&NOTIFICATIONS, name);
-        let variants = hook_variants(name, &lines("hooks.txt"));
+        let notifications = messages(&NOTIFICATIONS, &chain);
+        let variants = hook_variants(&name, &lines("hooks.txt"));
         let builtin_plugin_methods = text("builtin-plugin-methods.tsv")
             .lines()
+            .filter(|l| !l.starts_with('#'))
             .filter_map(|l| {
                 let (m, p) = l.split_once('\t')?;
                 Some((m.trim().to_owned(), p.trim().to_owned()))
@@ -251,6 +325,7 @@ impl Profile {
             hook_requests: variants.iter().filter_map(|(h, v)| Some((h.clone(), v.first()?.1.clone()))).collect(),
             hook_variants: variants,
             hook_rules: file.hooks,
+            chain,
         })
     }
 
@@ -269,7 +344,7 @@ impl Profile {
 
     /// The mock RPC's canned `result` for a command, if there is one.
     pub fn rpc_answer(&self, method: &str) -> Option<serde_json::Value> {
-        let file = RPC.get_file(format!("{}/{method}.json", self.name))?;
+        let file = self.chain.iter().find_map(|p| RPC.get_file(format!("{p}/{method}.json")))?;
         serde_json::from_slice(file.contents()).ok()
     }
 
@@ -292,7 +367,7 @@ mod tests {
     #[test]
     fn every_bundled_profile_loads() {
         let names = Profile::names();
-        assert!(names.contains(&"v26.06".to_owned()) && names.contains(&"v23.02".to_owned()));
+        assert!(names.contains(&Profile::DEFAULT.to_owned()));
         for n in names {
             let p = Profile::load(&n).unwrap();
             assert_eq!(p.name, n);
@@ -323,6 +398,34 @@ mod tests {
         assert!(inv.contains("\"msat\":\"100000msat\""), "{inv}");
         assert!(!old.hook_rules.terminated_continues && !old.hook_rules.nonresult_names_plugin);
         assert!(Profile::load("v26.06").unwrap().hook_rules.terminated_continues);
+    }
+
+    #[test]
+    fn a_release_resolves_by_profile_name_or_exact_version() {
+        for n in Profile::names() {
+            let p = Profile::load(&n).unwrap();
+            assert_eq!(Profile::resolve(&p.version).unwrap(), n);
+            assert_eq!(Profile::resolve(&p.version[1..]).unwrap(), n);
+            assert_eq!(Profile::load(&p.version).unwrap().name, n);
+        }
+        assert!(Profile::resolve("v26.06.5").is_err(), "a release no profile was read from");
+    }
+
+    #[test]
+    fn inheritance_merges_switches_and_falls_back_per_file() {
+        let mut base: toml::Table = toml::from_str("a = 1\n[t]\nx = 1\ny = 2").unwrap();
+        merge(&mut base, toml::from_str("[t]\ny = 3\nz = 4").unwrap());
+        assert_eq!(base.to_string(), toml::from_str::<toml::Table>("a = 1\n[t]\nx = 1\ny = 3\nz = 4").unwrap().to_string());
+        for n in Profile::names() {
+            let p = Profile::load(&n).unwrap();
+            assert_eq!(p.chain[0], n);
+            for parent in &p.chain[1..] {
+                assert!(Profile::names().contains(parent), "{n} inherits {parent}");
+            }
+            // Every profile knows every name list, its own or inherited.
+            assert!(!p.taken_options.is_empty() && !p.builtin_commands.is_empty() && !p.hooks.is_empty(), "{n}");
+            assert!(p.rpc_answer("getinfo").is_some(), "{n}: getinfo answer");
+        }
     }
 
     #[test]
