@@ -353,7 +353,8 @@ impl<'a> Judge<'a> {
         let tyname = ty.text();
         if ty.str_eq("flag") {
             if let Some(d) = default {
-                if d.to_bool() != Some(false) {
+                let ignored = self.rules().flag_default_ignored_with_deprecated && self.cx.allow_deprecated_apis;
+                if d.to_bool() != Some(false) && !ignored {
                     return fail(
                         CheckId::MANIFEST_OPTIONS_TYPE,
                         format!("{flag_name} type flag default must be 'false' not {}", d.full_text()),

@@ -41,13 +41,16 @@ fn messages(root: &Dir<'static>, chain: &[String]) -> BTreeMap<String, Vec<u8>> 
 
 /// The payload variants of every hook the profile has: the files of
 /// `fixtures/hooks/<profile>/`, or, for a hook without files there, of the
-/// newest older release that has them (payloads change rarely, and a
-/// release added without hook files still fires its hooks).
+/// newest older release that has them, else the oldest newer one (payloads
+/// change rarely, and a release added without hook files still fires its
+/// hooks).
 fn hook_variants(profile: &str, hooks: &BTreeSet<String>) -> BTreeMap<String, Vec<(String, Vec<u8>)>> {
-    let mut releases: Vec<&str> = HOOKS.dirs().filter_map(|d| d.path().file_name()?.to_str()).filter(|r| *r <= profile).collect();
-    releases.sort();
+    let mut releases: Vec<&str> = HOOKS.dirs().filter_map(|d| d.path().file_name()?.to_str()).collect();
+    // Nearest older release first, then the nearest newer ones: a hook
+    // that first appeared in a release with no hook files of its own.
+    releases.sort_by_key(|r| (*r > profile, if *r <= profile { std::cmp::Reverse(*r) } else { std::cmp::Reverse("") }, *r));
     let mut out: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
-    for release in releases.iter().rev() {
+    for release in releases.iter() {
         let mut found: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
         for (stem, bytes) in messages(&HOOKS, &[release.to_string()]) {
             let (hook, variant) = stem.split_once('.').unwrap_or((&stem, ""));
@@ -72,6 +75,27 @@ pub enum StringIds {
     Always,
     /// Numeric unless the manifest opts in (`nonnumericids`).
     OptIn,
+    /// `getmanifest` numeric (the plugin has not said yet), strings from
+    /// then on: the opt-in became the default (`nonnumericids` deprecated
+    /// in v23.08, removed in v24.08).
+    AfterManifest,
+}
+
+impl StringIds {
+    /// Whether the getmanifest request's id is a string.
+    pub fn getmanifest_string(self) -> bool {
+        self == StringIds::Always
+    }
+
+    /// Whether ids are strings once the manifest is read.
+    pub fn after_manifest(self, nonnumericids: Option<bool>, allow_deprecated_apis: bool) -> bool {
+        match self {
+            StringIds::Always | StringIds::AfterManifest => true,
+            // §4.2: on when asked for, or, when not said, when deprecated
+            // APIs are off.
+            StringIds::OptIn => nonnumericids.unwrap_or(!allow_deprecated_apis),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -96,6 +120,10 @@ pub struct ManifestRules {
     pub legacy_hook_reason: bool,
     pub wildcard_subscription: bool,
     pub nonnumericids_false_allowed_with_deprecated: bool,
+    /// A flag's non-false `default` is ignored, not fatal, while deprecated
+    /// APIs are allowed (v23.08 to v24.08).
+    #[serde(default)]
+    pub flag_default_ignored_with_deprecated: bool,
     pub feature_places: Vec<String>,
 }
 

@@ -333,7 +333,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// getmanifest and init without judging: the judging was done.
     pub(crate) fn bring_up(&mut self, c: &mut Conn) -> Result<(), String> {
-        let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
+        let id = if self.profile.string_ids.getmanifest_string() { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
         self.send_request(c, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
         let Waited::Answer(..) = self.wait_for(c, &id) else { return Err("it did not answer getmanifest this time".into()) };
         let manifest = self.manifest.clone().unwrap_or_default();

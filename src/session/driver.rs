@@ -44,7 +44,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.spec = Some(spec.clone());
         let mut c = self.spawn(&spec).map_err(|e| format!("cannot start the plugin: {}", strerror(&e)))?;
         self.rec.quiet = Some(Vec::new());
-        let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
+        let id = if self.profile.string_ids.getmanifest_string() { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
         self.send_request(&mut c, "getmanifest", &id, &json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string());
         let Waited::Answer(msg, _) = self.wait_for(&mut c, &id) else {
             return Err("the plugin did not answer getmanifest: run `cln-harness run` on it first".into());
@@ -62,9 +62,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let m = manifest::judge(&msg.doc, &cx)
             .result
             .map_err(|f| format!("lightningd would refuse the manifest ({}: {}): run `cln-harness run` on it first", f.check, f.reason))?;
-        if self.profile.string_ids == StringIds::OptIn {
-            self.string_ids = m.nonnumericids.unwrap_or(!self.h.allow_deprecated_apis);
-        }
+        self.string_ids = self.profile.string_ids.after_manifest(m.nonnumericids, self.h.allow_deprecated_apis);
         self.manifest = Some(m.clone());
         c.proc.kill();
         Ok(m)

@@ -23,7 +23,7 @@ use crate::init::{self, Configuration, InitVerdict, OptionSetting};
 use crate::manifest::{self, Finding, Manifest};
 use crate::messages::{self, Notice};
 use crate::process::{strerror, Output, Spawn};
-use crate::profile::{Profile, StringIds};
+use crate::profile::Profile;
 use crate::report::{LogLine, Report, Verdict};
 use crate::rpc::MockRpc;
 use crate::wire::{self, Id, Incoming, Kind, Message, WireKill};
@@ -546,7 +546,7 @@ pub(crate) struct Session<'h, 's, 'd> {
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
     pub(crate) fn new(h: &'h Harness, profile: Profile, program: Program, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
-        let string_ids = profile.string_ids == StringIds::Always;
+        let string_ids = profile.string_ids.getmanifest_string();
         // Ids come from one node-wide counter: never 0 for this plugin, and
         // not predictable (§4.1).
         let next_id = 17 + (std::process::id() as u64 % 97);
@@ -825,7 +825,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     fn handshake(&mut self, c: &mut Conn, plugin: &str) {
         // getmanifest (§5.1). v23.02 always used a numeric id for it.
-        let id = if self.profile.string_ids == StringIds::Always { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
+        let id = if self.profile.string_ids.getmanifest_string() { self.new_id("getmanifest") } else { Id::Num(self.take_num()) };
         let params = json!({"allow-deprecated-apis": self.h.allow_deprecated_apis}).to_string();
         self.send_request(c, "getmanifest", &id, &params);
         let waited = self.wait_for(c, &id);
@@ -861,11 +861,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         if judgement.warnings.is_empty() {
             self.rec.pass(CheckId::MANIFEST_TOPICS, format!("subscriptions: {}", list(&manifest.subscriptions)));
         }
-        if self.profile.string_ids == StringIds::OptIn {
-            // §4.2: the mode is on when asked for, or, when not said, when
-            // deprecated APIs are off.
-            self.string_ids = manifest.nonnumericids.unwrap_or(!self.h.allow_deprecated_apis);
-        }
+        self.string_ids = self.profile.string_ids.after_manifest(manifest.nonnumericids, self.h.allow_deprecated_apis);
         self.manifest = Some(manifest.clone());
         self.compare_snapshot(&manifest);
         if self.h.manifest_only {

@@ -29,13 +29,13 @@ fn expect(run: &Run, id: &str, outcome: &str, msg: Msg, exit: i32) {
 
 /// `defect!(test_name, "defect", "profile", [extra args], "check/id", "OUTCOME", Msg, exit)`
 /// A profile of `"both"` runs the case under every profile: lightningd's
-/// reaction and words are the same in v26.06 and v23.02.
+/// reaction and words are the same in every release.
 macro_rules! defect {
     ($name:ident, $defect:literal, $profile:literal, [$($arg:literal),*], $id:literal, $outcome:literal, $msg:expr, $exit:literal) => {
         #[test]
         fn $name() {
-            let profiles: &[&str] = if $profile == "both" { &["v26.06", "v23.02"] } else { &[$profile] };
-            for profile in profiles {
+            let profiles = if $profile == "both" { cln_harness::Profile::names() } else { vec![$profile.to_owned()] };
+            for profile in &profiles {
                 let run = misbehave($defect, profile, &[$($arg),*]);
                 expect(&run, $id, $outcome, $msg, $exit);
             }
@@ -47,8 +47,8 @@ use Msg::{Has, Is, Starts};
 
 #[test]
 fn no_defect_passes_every_check_under_every_profile() {
-    for profile in ["v26.06", "v23.02"] {
-        let run = misbehave("", profile, &[]);
+    for profile in cln_harness::Profile::names() {
+        let run = misbehave("", &profile, &[]);
         assert_eq!(run.code, 0, "{profile}\n{}\n{}", run.stdout, run.stderr);
         assert!(run.summary().contains(" 0 failed, 0 warned, 0 skipped"), "{profile}: {}", run.stdout);
         assert!(run.stdout.contains("lightningd would accept this plugin"));

@@ -9,8 +9,8 @@ fn outcome(run: &Run, id: &str) -> (String, String) {
 
 #[test]
 fn a_correct_plugin_is_sent_its_topics_and_stays_quiet() {
-    for profile in ["v26.06", "v23.02"] {
-        let run = misbehave("", profile, &[]);
+    for profile in cln_harness::Profile::names() {
+        let run = misbehave("", &profile, &[]);
         assert_eq!(run.code, 0, "{}", run.stdout);
         let (o, m) = outcome(&run, "notify/no-reply");
         assert_eq!(o, "PASS");
