@@ -51,6 +51,32 @@ enum Command {
     /// holding only its genesis block (run by lightningd, not by hand).
     #[command(hide = true)]
     Backend,
+    /// Write a profile's name lists from a real lightningd build.
+    #[command(hide = true)]
+    GenProfile(GenProfileArgs),
+    /// Print docs/changes.md: what changed for plugins, release by release.
+    #[command(hide = true)]
+    Changes,
+}
+
+#[derive(clap::Args, Debug)]
+struct GenProfileArgs {
+    /// The build's lightningd binary (its plugins in `../plugins/`).
+    #[arg(long, value_name = "PATH", required_unless_present = "probe_manifest")]
+    lightningd: Option<PathBuf>,
+
+    /// Where profiles live.
+    #[arg(long, default_value = "fixtures/profiles", value_name = "DIR")]
+    out: PathBuf,
+
+    /// Print what differs from the committed files; write nothing; exit 1
+    /// if anything does.
+    #[arg(long)]
+    check: bool,
+
+    /// Internal: run as the probe plugin with this manifest.
+    #[arg(long, value_name = "FILE")]
+    probe_manifest: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -164,8 +190,9 @@ struct RunArgs {
     #[arg(last = true)]
     rest: Vec<OsString>,
 
-    /// The lightningd release to play, or `all` for every profile and a
-    /// compatibility matrix.
+    /// The lightningd release to play (`v24.11` or `v24.11.2`); `all` for
+    /// every profile and a compatibility matrix; a range `v24.05..`,
+    /// `..v25.09` or `v24.05..v25.09` for the releases between.
     #[arg(long = "cln-version", default_value = Profile::DEFAULT, value_name = "VERSION")]
     cln_version: String,
 
@@ -407,6 +434,17 @@ pub fn main() -> i32 {
         Command::Replay(args) => replay(args),
         Command::Backend => backend(),
         Command::Crosscheck(args) => crosscheck(args),
+        Command::GenProfile(args) => gen_profile(args),
+        Command::Changes => match cln_harness::changes::markdown() {
+            Ok(page) => {
+                print!("{page}");
+                EXIT_OK
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_USAGE
+            }
+        },
     };
     self_stats();
     code
@@ -421,6 +459,129 @@ fn self_stats() {
     let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: unknown");
     if let Err(e) = std::fs::write(&path, format!("{hwm}\n")) {
         eprintln!("error: cannot write {}: {e}", std::path::Path::new(&path).display());
+    }
+}
+
+/// The profile folder a release writes to: `v24.11.2` -> `v24.11`.
+fn profile_dir_name(version: &str) -> String {
+    let parts: Vec<&str> = version.split(['.', '-']).collect();
+    parts.iter().take(2).cloned().collect::<Vec<_>>().join(".")
+}
+
+/// A name list as the profile `name` has it on disk: its own file, or the
+/// one of the nearest profile it inherits.
+fn effective_list(out: &std::path::Path, name: &str, file: &str) -> Option<String> {
+    let mut cur = name.to_owned();
+    for _ in 0..32 {
+        let dir = out.join(&cur);
+        if let Ok(text) = std::fs::read_to_string(dir.join(file)) {
+            return Some(text);
+        }
+        let toml = std::fs::read_to_string(dir.join("profile.toml")).ok()?;
+        let table: toml::Table = toml::from_str(&toml).ok()?;
+        cur = table.get("inherits")?.as_str()?.to_owned();
+    }
+    None
+}
+
+/// Names only, comments and order aside.
+fn names_of(text: &str) -> std::collections::BTreeSet<&str> {
+    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+}
+
+fn gen_profile(args: GenProfileArgs) -> i32 {
+    use cln_harness::genprofile;
+    if let Some(m) = &args.probe_manifest {
+        return match genprofile::serve_probe(m) {
+            Ok(()) => EXIT_OK,
+            Err(_) => EXIT_FAILED,
+        };
+    }
+    let Some(lightningd) = args.lightningd.as_deref() else {
+        eprintln!("error: give --lightningd PATH");
+        return EXIT_USAGE;
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find cln-harness's own executable: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let names = match genprofile::read_build(lightningd, &exe) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let name = profile_dir_name(&names.version);
+    let dir = args.out.join(&name);
+    let mut differs = false;
+    if !dir.join("profile.toml").exists() {
+        // A new release inherits the nearest older profile's switches.
+        let parent = std::fs::read_dir(&args.out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|n| n.starts_with('v') && n.as_str() < name.as_str())
+            .max();
+        differs = true;
+        if args.check {
+            println!("{name}: no profile for {}", names.version);
+        } else {
+            let mut toml = format!("# lightningd {}: generated by `cln-harness gen-profile`; add the rule
+# switches that differ from the profile it inherits.
+", names.version);
+            if let Some(p) = &parent {
+                toml.push_str(&format!("inherits = \"{p}\"\n"));
+            }
+            toml.push_str(&format!("name = \"{name}\"\nversion = \"{}\"\n", names.version));
+            if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(dir.join("profile.toml"), toml)) {
+                eprintln!("error: cannot write {}: {e}", dir.display());
+                return EXIT_USAGE;
+            }
+        }
+    }
+    let parent = std::fs::read_to_string(dir.join("profile.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("inherits").and_then(|v| v.as_str()).map(str::to_owned));
+    for (file, text) in genprofile::profile_files(&names) {
+        let current = effective_list(&args.out, &name, file).unwrap_or_default();
+        let inherited = parent.as_deref().and_then(|p| effective_list(&args.out, p, file)).unwrap_or_default();
+        let want = names_of(&text);
+        if names_of(&current) != want {
+            differs = true;
+            let have = names_of(&current);
+            let added: Vec<&&str> = want.difference(&have).collect();
+            let removed: Vec<&&str> = have.difference(&want).collect();
+            println!("{name}/{file}: the build has {added:?} more, {removed:?} fewer");
+        }
+        if args.check {
+            continue;
+        }
+        // Hold only what differs from the inherited profile.
+        let path = dir.join(file);
+        let result = if parent.is_some() && names_of(&inherited) == want {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        } else {
+            std::fs::write(&path, text)
+        };
+        if let Err(e) = result {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return EXIT_USAGE;
+        }
+    }
+    println!("{name}: native topics the build sends: {}", names.native_topics.iter().cloned().collect::<Vec<_>>().join(" "));
+    if args.check && differs {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
     }
 }
 
@@ -540,8 +701,7 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
         harness = harness.lightning_dir(d);
     }
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose().map_err(|e| e.to_string())?;
-    let profiles: Vec<String> =
-        if args.cln_version == "all" { Profile::names().into_iter().rev().collect() } else { vec![args.cln_version.clone()] };
+    let profiles = Profile::select(&args.cln_version).map_err(|e| e.to_string())?;
     for profile in &profiles {
         harness.clone().profile(profile).preflight().map_err(|e| e.to_string())?;
     }
@@ -565,6 +725,11 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
 
 fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
     let Prepared { harness, profiles, baseline, mut json_file, mut junit_file, transcripts } = prepared;
+    // Several releases run at once, each into a recorder; their events are
+    // then replayed to the sinks in order, so every report reads as if the
+    // runs had been one after another.
+    let recorded = if profiles.len() > 1 { record_all(&harness, &profiles) } else { Vec::new() };
+
     // Sinks that span every run: the JSON and JUnit documents hold every
     // profile's run.
     let stdout = || anstream::AutoStream::auto(std::io::stdout());
@@ -595,7 +760,18 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
         add(&mut sinks, &mut json_file);
         add(&mut sinks, &mut junit_file);
         add(&mut sinks, &mut annotations);
-        match harness.clone().profile(profile).run_with(&mut sinks) {
+        let result = match recorded.get(i) {
+            Some((result, events)) => {
+                for e in events {
+                    for s in sinks.iter_mut() {
+                        s.event(e);
+                    }
+                }
+                result.as_ref().map(|r| r.clone()).map_err(|e| e.to_string())
+            }
+            None => harness.clone().profile(profile).run_with(&mut sinks).map_err(|e| e.to_string()),
+        };
+        match result {
             Ok(report) => reports.push(report),
             Err(e) => {
                 // Found only once the run started (the plugin changed
@@ -959,7 +1135,73 @@ fn suffixed(path: &std::path::Path, profile: &str) -> PathBuf {
 }
 
 /// Checks × profiles: where the same plugin fares differently.
+/// Records a run's events for replay.
+#[derive(Default)]
+struct Recorder(Vec<cln_harness::Event>);
+
+impl Sink for Recorder {
+    fn event(&mut self, event: &cln_harness::Event) {
+        self.0.push(event.clone());
+    }
+}
+
+type Recorded = (Result<cln_harness::Report, cln_harness::Error>, Vec<cln_harness::Event>);
+
+/// Runs every profile, as many at once as there are cores (a run's own
+/// deadlines must not suffer from the others), each into a recorder.
+fn record_all(harness: &Harness, profiles: &[String]) -> Vec<Recorded> {
+    let width = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(2);
+    let mut out: Vec<Recorded> = Vec::new();
+    for group in profiles.chunks(width) {
+        let done: Vec<Recorded> = std::thread::scope(|s| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|p| {
+                    let h = harness.clone().profile(p);
+                    s.spawn(move || {
+                        let mut rec = Recorder::default();
+                        let result = {
+                            let mut sinks: Vec<&mut dyn Sink> = vec![&mut rec];
+                            h.run_with(&mut sinks)
+                        };
+                        (result, rec.0)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        (Err(cln_harness::Error::Io { context: "a run".into(), source: std::io::Error::other("it panicked") }), Vec::new())
+                    })
+                })
+                .collect()
+        });
+        out.extend(done);
+    }
+    out
+}
+
+/// One line per release: what a node of that release does with the plugin.
+fn answers(reports: &[cln_harness::Report]) {
+    use cln_harness::Verdict;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "
+per release:");
+    for r in reports {
+        let line = match &r.verdict {
+            Verdict::Accepted if r.counts().warned > 0 => format!("runs with warnings ({} warned)", r.counts().warned),
+            Verdict::Accepted => "runs".to_owned(),
+            Verdict::Killed { check, reason } => format!("killed ({check}): {reason}"),
+            Verdict::Fatal { check, reason } => format!("stops lightningd ({check}): {reason}"),
+            Verdict::Disabled { check, reason } => format!("disables itself ({check}): {reason}"),
+        };
+        let _ = writeln!(out, "  {:<8} {:<10} {line}", r.profile, r.lightningd_version);
+    }
+}
+
 fn matrix(reports: &[cln_harness::Report]) {
+    answers(reports);
     let mut out = std::io::stdout().lock();
     let header: Vec<String> = reports.iter().map(|r| format!("{:<8}", r.profile)).collect();
     let _ = writeln!(out, "\ncompatibility: {:<26} {}", "", header.join(" "));

@@ -24,12 +24,14 @@
 
 pub mod backend;
 pub mod baseline;
+pub mod changes;
 pub mod checks;
 pub mod crosscheck;
 mod error;
 pub mod events;
 pub mod framing;
 pub mod fuzz;
+pub mod genprofile;
 pub mod hooks;
 mod init;
 pub mod jsmn;

@@ -21,7 +21,7 @@ static NOTIFICATIONS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/notif
 static HOOKS: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures/hooks");
 
 /// Message files of one profile, by name: each holds a message's exact
-/// bytes without its `\n\n` (PROTOCOL.md §15). A profile without its own
+/// bytes without its `\n\n` (docs/protocol.md §15). A profile without its own
 /// folder has the folder of the nearest profile it inherits that has one:
 /// a folder is the whole set, so a release that lacks a topic says so by
 /// having its own folder.
@@ -263,6 +263,18 @@ fn chain(name: &str) -> Result<Vec<String>, Error> {
     }
 }
 
+fn flatten(prefix: &str, t: &toml::Table, out: &mut BTreeMap<String, String>) {
+    for (k, v) in t {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(inner) => flatten(&key, inner, out),
+            v => {
+                out.insert(key, v.to_string());
+            }
+        }
+    }
+}
+
 /// Merges `over` into `base`: tables key by key, anything else replaced.
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
@@ -305,6 +317,46 @@ impl Profile {
         Err(Error::UnknownProfile { name: release.to_owned(), known: Profile::names().join(", ") })
     }
 
+    /// The profiles a `--cln-version` value means, newest first: one
+    /// release, `all`, or a range `A..B` (either end may be left out; both
+    /// ends included).
+    pub fn select(spec: &str) -> Result<Vec<String>, Error> {
+        let names = Profile::names();
+        let picked: Vec<String> = if spec == "all" {
+            names
+        } else if let Some((from, to)) = spec.split_once("..") {
+            let bound = |s: &str| if s.trim().is_empty() { Ok(None) } else { Profile::resolve(s).map(Some) };
+            let (from, to) = (bound(from)?, bound(to)?);
+            let picked: Vec<String> = names
+                .into_iter()
+                .filter(|n| from.as_ref().is_none_or(|f| n >= f) && to.as_ref().is_none_or(|t| n <= t))
+                .collect();
+            if picked.is_empty() {
+                return Err(Error::Profile { name: spec.to_owned(), message: "the range holds no release: give the older release first".into() });
+            }
+            picked
+        } else {
+            vec![Profile::resolve(spec)?]
+        };
+        Ok(picked.into_iter().rev().collect())
+    }
+
+    /// A profile's switches after inheritance, flattened to
+    /// `table.key = value`.
+    pub fn switches(release: &str) -> Result<BTreeMap<String, String>, Error> {
+        let name = Profile::resolve(release)?;
+        let mut table = toml::Table::new();
+        for p in chain(&name)?.iter().rev() {
+            merge(&mut table, own_table(p)?);
+        }
+        for k in ["inherits", "name", "version"] {
+            table.remove(k);
+        }
+        let mut out = BTreeMap::new();
+        flatten("", &table, &mut out);
+        Ok(out)
+    }
+
     /// Loads a bundled profile by release name (`v26.06`, `v24.11.2`).
     pub fn load(release: &str) -> Result<Profile, Error> {
         let name = Profile::resolve(release)?;
@@ -343,7 +395,9 @@ impl Profile {
             init: file.init,
             log: file.log,
             delivery: file.notifications,
-            taken_options: lines("lightningd-options.txt"),
+            // The options the reference build has, and those of the
+            // built-in plugins it lacks (Rust, or Python without modules).
+            taken_options: lines("lightningd-options.txt").into_iter().chain(lines("absent-plugin-options.txt")).collect(),
             builtin_commands: lines("builtin-commands.txt"),
             builtin_plugin_methods,
             builtin_topics: lines("builtin-plugin-topics.txt"),
@@ -454,6 +508,17 @@ mod tests {
             assert!(!p.taken_options.is_empty() && !p.builtin_commands.is_empty() && !p.hooks.is_empty(), "{n}");
             assert!(p.rpc_answer("getinfo").is_some(), "{n}: getinfo answer");
         }
+    }
+
+    #[test]
+    fn ranges_select_the_releases_between_newest_first() {
+        assert_eq!(Profile::select("all").unwrap().len(), Profile::names().len());
+        assert_eq!(Profile::select("v25.09..").unwrap(), ["v26.06", "v26.04", "v25.09"]);
+        assert_eq!(Profile::select("..v23.11.2").unwrap(), ["v23.11", "v23.02"]);
+        assert_eq!(Profile::select("v24.05..v24.11").unwrap(), ["v24.11", "v24.05"]);
+        assert_eq!(Profile::select("v24.11.2").unwrap(), ["v24.11"]);
+        assert!(Profile::select("v24.11..v24.05").is_err());
+        assert!(Profile::select("v24.06..").is_err(), "an end must name a release");
     }
 
     #[test]

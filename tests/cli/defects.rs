@@ -698,6 +698,22 @@ defect!(
     Is("option name '--network' is already taken"),
     1
 );
+// Names only CLN's unit tests and examples register are free on a real
+// node (`lightningd --name=x` is an unknown option in every release), so
+// a plugin option so named starts.
+defect!(r_option_named_name_is_free, "option-named-name", "both", [], "manifest/options/taken", "PASS", Has(""), 0);
+defect!(r_option_named_test_option_is_free, "option-named-test-option", "both", [], "manifest/options/taken", "PASS", Has(""), 0);
+defect!(r_option_named_multi_opt_is_free, "option-named-multi-opt", "both", [], "manifest/options/taken", "PASS", Has(""), 0);
+
+#[test]
+fn r_option_named_like_a_hidden_alias_is_taken() {
+    for profile in cln_harness::Profile::names() {
+        let run = misbehave("option-named-wumbo", &profile, &[]);
+        let want = if profile == "v23.02" { "option name '--wumbo' is already taken" } else { "option name 'wumbo' is already taken" };
+        expect(&run, "manifest/options/taken", "FAIL", Is(want), 1);
+    }
+}
+
 defect!(
     r_option_twice,
     "option-duplicate",

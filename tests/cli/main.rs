@@ -10,6 +10,7 @@ mod gate;
 mod hooks;
 mod notifications;
 mod plugins;
+mod realbuild;
 mod reports;
 mod rpc;
 mod scenarios;
@@ -84,7 +85,10 @@ pub fn misbehave(defect: &str, profile: &str, extra: &[&str]) -> Run {
     // The harness's default timeout: a Python plugin may take seconds to
     // start on a busy machine. Tests of timeouts pass their own.
     let timeout: &[&str] = if extra.contains(&"--timeout") { &[] } else { &["--timeout", "10"] };
+    // Several releases take longer (they run two at a time).
+    let limit = if profile == "all" || profile.contains("..") { 600 } else { 60 };
     let out = harness()
+        .timeout(std::time::Duration::from_secs(limit))
         // -v: every check's line, passes included, for `Run::check`.
         .args(["run", "--cln-version", profile])
         .args(if extra.contains(&"-v") || extra.contains(&"-q") { &[][..] } else { &["-v"][..] })

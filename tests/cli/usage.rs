@@ -40,7 +40,8 @@ fn no_plugin_at_all_is_a_usage_error() {
 fn unknown_profile_names_the_known_ones() {
     let run = Run::from(harness().args(["run", "-v", "--cln-version", "v99.1"]).arg(fixture("misbehave.py")).output().unwrap());
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("unknown profile 'v99.1' (known: v23.02, v26.06)"), "{}", run.stderr);
+    let known = cln_harness::Profile::names().join(", ");
+    assert!(run.stderr.contains(&format!("unknown profile 'v99.1' (known: {known})")), "{}", run.stderr);
 }
 
 #[test]
@@ -195,13 +196,30 @@ fn readme_check_catalogue_is_in_sync_with_list() {
 
 #[test]
 fn all_profiles_end_with_a_compatibility_matrix() {
-    // v26.06 kills an uppercase option name; v23.02 only refused '|'.
+    // From v23.11 an uppercase option name is killed; v23.02 only refused '|'.
     let run = misbehave("option-uppercase", "all", &[]);
     assert_eq!(run.code, 1);
+    let names = cln_harness::Profile::names();
     let header = run.stdout.lines().find(|l| l.starts_with("compatibility:")).expect("a matrix");
-    assert!(header.contains("v26.06") && header.contains("v23.02"), "{header}");
+    assert!(names.iter().all(|n| header.contains(n.as_str())), "{header}");
     let row = run.stdout.lines().find(|l| l.trim_start().starts_with("manifest/options/name ")).unwrap();
-    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), ["manifest/options/name", "FAIL", "PASS"]);
+    let mut want = vec!["manifest/options/name"];
+    want.extend(names.iter().rev().map(|n| if n == "v23.02" { "PASS" } else { "FAIL" }));
+    assert_eq!(row.split_whitespace().collect::<Vec<_>>(), want);
+    // One line per release, newest first.
+    let lines: Vec<&str> = run.stdout.lines().skip_while(|l| *l != "per release:").skip(1).take(names.len()).collect();
+    assert!(lines[0].trim_start().starts_with("v26.06   v26.06.6   killed (manifest/options/name): "), "{lines:?}");
+    assert!(lines[names.len() - 1].trim_start().starts_with("v23.02   v23.02.2   runs"), "{lines:?}");
+}
+
+#[test]
+fn a_range_selects_the_releases_a_plugin_supports() {
+    let run = misbehave("option-uppercase", "v25.09..", &[]);
+    let header = run.stdout.lines().find(|l| l.starts_with("compatibility:")).expect("a matrix");
+    assert_eq!(header.split_whitespace().skip(1).collect::<Vec<_>>(), ["v26.06", "v26.04", "v25.09"]);
+    let bad = misbehave("", "v24.06..", &[]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("unknown profile 'v24.06'"), "{}", bad.stderr);
 }
 
 #[test]
@@ -212,4 +230,18 @@ fn handshake_only_stops_after_start_up() {
     for id in ["notify/no-reply", "frame/split", "robust/utf8"] {
         assert!(run.check(id).is_none(), "{id} ran: {}", run.stdout);
     }
+}
+
+#[test]
+fn changes_page_is_in_sync_with_the_profiles() {
+    let run = Run::from(harness().arg("changes").output().unwrap());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let page = std::fs::read_to_string(crate::root().join("docs/changes.md")).unwrap_or_default();
+    assert!(page == run.stdout, "docs/changes.md is stale: run `cln-harness changes > docs/changes.md`");
+    // Every release after the first has its section, and the switches that
+    // tell them apart show up where they changed.
+    for n in cln_harness::Profile::names() {
+        assert!(run.stdout.contains(&format!("\n## {n} (")), "{n}");
+    }
+    assert!(run.stdout.contains("| rule `startup_timeout_secs` | `60` → `120` | |"), "{}", run.stdout);
 }
