@@ -94,13 +94,22 @@ fn param_types(s: &Value) -> Vec<String> {
     out
 }
 
+/// A deprecation as `[deprecated in, removed in]`: some releases' schemas
+/// give only the release that deprecated it, as a string.
+fn deprecation(d: &Value) -> Value {
+    match d {
+        Value::String(_) => json!([d]),
+        _ => d.clone(),
+    }
+}
+
 fn params(request: &Value) -> Vec<Value> {
     let required: Vec<&str> = request.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
     let mut out = Vec::new();
     for (name, s) in request.get("properties").and_then(Value::as_object).into_iter().flatten() {
         let mut p = json!({"name": name, "types": param_types(s), "required": required.contains(&name.as_str())});
         if let Some(d) = s.get("deprecated") {
-            p["deprecated"] = d.clone();
+            p["deprecated"] = deprecation(d);
         }
         out.push(p);
     }
@@ -175,6 +184,28 @@ fn conditions<'a>(s: &'a Value, v: &Map<String, Value>) -> Vec<&'a Value> {
     out
 }
 
+/// Where a condition's `else` forbids members the schema requires anyway
+/// (v24.05's `openchannel_update` requires `channel_id` yet allows only
+/// `commitments_secured` unless that is true), the answer takes the
+/// values that make the condition hold, as the schema's examples do.
+fn satisfy_conditions(s: &Value, v: &mut Map<String, Value>) {
+    let required: Vec<&str> = s.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    for b in s.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        let (Some(cond), Some(e)) = (b.get("if"), b.get("else")) else { continue };
+        let allowed = e.get("properties").and_then(Value::as_object);
+        let conflicts = e.get("additionalProperties") == Some(&Value::Bool(false))
+            && required.iter().any(|r| allowed.is_none_or(|a| !a.contains_key(*r)));
+        if !conflicts {
+            continue;
+        }
+        for (k, c) in cond.get("properties").and_then(Value::as_object).into_iter().flatten() {
+            if let Some(first) = c.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+                v.insert(k.clone(), first.clone());
+            }
+        }
+    }
+}
+
 fn shape_ok(s: &Value, v: &Value) -> bool {
     let ok = |t: &str| match t {
         "object" => v.is_object(),
@@ -204,6 +235,7 @@ fn fit(v: &mut Value, s: &Value) {
     }
     match v {
         Value::Object(m) => {
+            satisfy_conditions(s, m);
             let mut extra: Vec<&Value> = conditions(s, m);
             extra.insert(0, s);
             let mut props = Map::new();
@@ -269,7 +301,7 @@ fn release(repo: &str, tag: &str) -> Result<Value, String> {
             }
             let mut req = req;
             if let Some(d) = all.get("deprecated") {
-                req["deprecated"] = d.clone();
+                req["deprecated"] = deprecation(d);
             }
             (all.get("rpc").and_then(Value::as_str).unwrap_or(name).to_owned(), req, resp, example)
         };
@@ -278,7 +310,7 @@ fn release(repo: &str, tag: &str) -> Result<Value, String> {
         fit(&mut answer, &response);
         let mut entry = json!({"params": params(&request), "response": response, "answer": answer});
         if let Some(d) = request.get("deprecated") {
-            entry["deprecated"] = d.clone();
+            entry["deprecated"] = deprecation(d);
         }
         commands.insert(name, entry);
     }

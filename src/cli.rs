@@ -1186,8 +1186,7 @@ fn record_all(harness: &Harness, profiles: &[String]) -> Vec<Recorded> {
 fn answers(reports: &[cln_harness::Report]) {
     use cln_harness::Verdict;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "
-per release:");
+    let _ = writeln!(out, "\nper release:");
     for r in reports {
         let line = match &r.verdict {
             Verdict::Accepted if r.counts().warned > 0 => format!("runs with warnings ({} warned)", r.counts().warned),
@@ -1195,6 +1194,7 @@ per release:");
             Verdict::Killed { check, reason } => format!("killed ({check}): {reason}"),
             Verdict::Fatal { check, reason } => format!("stops lightningd ({check}): {reason}"),
             Verdict::Disabled { check, reason } => format!("disables itself ({check}): {reason}"),
+            Verdict::Undecided { check, reason } => format!("not judged ({check}): {reason}"),
         };
         let _ = writeln!(out, "  {:<8} {:<10} {line}", r.profile, r.lightningd_version);
     }
