@@ -36,6 +36,12 @@ impl Tier {
     }
 }
 
+/// How a skipped check's message starts when the check ran but the
+/// evidence could not decide it: the plugin stopped reading or answering
+/// before it showed anything. Such a check is never a pass; the human
+/// report shows each on its own line.
+pub const NOT_JUDGED: &str = "not judged: ";
+
 /// What came of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -226,7 +226,7 @@ impl<W: Write> Sink for Human<W> {
                     clean(self.actions, &sanitize::text(plugin))
                 )
             }
-            Event::Check(c) if c.outcome == Outcome::Skip => {
+            Event::Check(c) if c.outcome == Outcome::Skip && !c.message.starts_with(crate::checks::NOT_JUDGED) => {
                 self.skipped.push((c.id.to_owned(), c.message.clone()));
                 Ok(())
             }

@@ -6,6 +6,17 @@ use super::*;
 /// The longest a probe or robust question waits (see `question_deadline`).
 const QUESTION_DEADLINE: Duration = Duration::from_secs(2);
 
+/// What a question put to the plugin (a probe, a robust case) showed.
+pub(crate) enum Shown {
+    /// It survived, with a note for the report.
+    Survived(String),
+    /// It failed, and how.
+    Failed(String),
+    /// The evidence never came (it stopped reading, or answering): what
+    /// was missing. Never a pass.
+    NotJudged(String),
+}
+
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// The liveness probe for this plugin, and why it was chosen. A method
     /// of the plugin is called only with the user's consent (`--probe`):
@@ -35,22 +46,31 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         probe.into_iter().chain(self.h.calls.iter().map(|c| c.0.clone())).find(|name| m.rpcmethods.iter().any(|r| &r.name == name))
     }
 
-    /// Runs the probe; `Err` says how the plugin failed it. A death is
-    /// judged where it happens; this only says the probe failed.
-    pub(crate) fn run_probe(&mut self, c: &mut Conn, probe: &Probe) -> Result<(), String> {
-        let deadline = Instant::now() + self.question_deadline();
+    /// Runs the probe. A death is judged where it happens; this only says
+    /// the probe failed. Without the evidence (the plugin stopped reading
+    /// or answering) the probe says so, and nothing is passed.
+    pub(crate) fn run_probe(&mut self, c: &mut Conn, probe: &Probe) -> Shown {
+        let deadline = self.question_until();
         match probe {
             Probe::Call(method, params) => {
                 self.cause(CheckId::FRAME_PROBE, format!("while handling the probe call to '{method}'"));
-                self.forward_call(c, method, params, deadline).map(|_| ())
+                match self.forward_call(c, method, params, deadline) {
+                    Ok(_) => Shown::Survived(String::new()),
+                    Err(e) => match e.strip_prefix(crate::checks::NOT_JUDGED) {
+                        Some(why) => Shown::NotJudged(why.to_owned()),
+                        None => Shown::Failed(e),
+                    },
+                }
             }
             Probe::Alive => {
                 if self.settle(c, deadline) {
-                    Err("the plugin exited".into())
+                    Shown::Failed("the plugin exited".into())
                 } else if self.rec.stop_reason.is_some() {
-                    Err("lightningd would kill the plugin".into())
+                    Shown::Failed("lightningd would kill the plugin".into())
+                } else if let Some(missing) = c.unsettled.clone() {
+                    Shown::NotJudged(missing)
                 } else {
-                    Ok(())
+                    Shown::Survived(String::new())
                 }
             }
         }
@@ -64,6 +84,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         self.h.timeout.min(QUESTION_DEADLINE)
     }
 
+    /// When a question asked now must be answered: its own deadline, or
+    /// the shared one of the cases running side by side, if earlier.
+    fn question_until(&self) -> Instant {
+        let own = Instant::now() + self.question_deadline();
+        self.case_deadline.map_or(own, |d| d.min(own))
+    }
+
     /// Writes a schedule: each write separately. Between writes the harness
     /// waits until the plugin has read everything (the pipe is empty), then
     /// pauses, so each write reaches the plugin in reads of its own, on any
@@ -74,12 +101,20 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let overall = Instant::now() + self.h.timeout;
         for (i, w) in schedule.writes.iter().enumerate() {
             self.send(c, w.clone());
+            // A plugin already seen to stop reading is not waited for
+            // again; the probe after the schedule says what was missing.
+            if c.unsettled.is_some() {
+                continue;
+            }
             // The last write too: what follows the schedule (the probe) must
             // not share a read with it.
             let deadline = overall.min(Instant::now() + Duration::from_secs(2));
             while !c.proc.drained() && Instant::now() < deadline && !c.stdout_eof && self.rec.stop_reason.is_none() {
                 // Read meanwhile: the plugin may answer or die mid-way.
                 self.pump(c, Instant::now() + Duration::from_millis(1));
+            }
+            if !c.proc.drained() && !c.stdout_eof && self.rec.stop_reason.is_none() {
+                c.unsettled = Some(c.missing_evidence());
             }
             if i < last && !schedule.pause.is_zero() {
                 self.pump(c, Instant::now() + schedule.pause);
@@ -170,15 +205,18 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             let probed = self.run_probe(c, &probe);
             self.current = None;
             match probed {
-                Ok(()) => self.survived(id, format!("survived {what}")),
+                Shown::Survived(_) => self.survived(id, format!("survived {what}")),
                 // A death was judged where it happened, against the input
                 // the plugin had read last.
-                Err(_) if c.stdout_eof || self.rec.stop_reason.is_some() => {}
-                Err(e) => self.rec.finding(&Finding { check: id, reason: format!("after {what}: {e}"), effect: Effect::Ignored }),
+                Shown::Failed(_) if c.stdout_eof || self.rec.stop_reason.is_some() => {}
+                Shown::Failed(e) => self.rec.finding(&Finding { check: id, reason: format!("after {what}: {e}"), effect: Effect::Ignored }),
+                Shown::NotJudged(why) => self.rec.not_judged(id, format!("after {what}: {why}")),
             }
         }
         for id in [CheckId::FRAME_SPLIT, CheckId::FRAME_COALESCED, CheckId::FRAME_HUGE, CheckId::FRAME_PASSTHROUGH] {
-            if !self.rec.recorded(id) && self.rec.stop_reason.is_none() {
+            // A survival is passed at the end of the watch: it applies.
+            let pending = self.survivals.iter().any(|(s, _)| *s == id);
+            if !self.rec.recorded(id) && !pending && self.rec.stop_reason.is_none() {
                 self.rec.not_applicable.push(id);
             }
         }
@@ -249,86 +287,188 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
         cases.push((CheckId::ROBUST_UNKNOWN_METHOD, "a request for a method it does not have".into(), Vec::new()));
 
-        let (saved_stop, saved_verdict) = (self.rec.stop_reason.clone(), self.rec.verdict.clone());
+        let mut todo = Vec::new();
         for (id, what, bytes) in cases {
             if !self.rec.applies(id) {
                 continue;
             }
-            self.rec.quiet = Some(Vec::new());
-            self.rec.stop_reason = None;
-            let outcome = self.robust_case(id, &bytes);
-            let findings = self.rec.quiet.take().unwrap_or_default();
-            if self.harness_error.is_some() {
-                self.rec.stop_reason = saved_stop.clone();
-                self.rec.verdict = saved_verdict.clone();
-                return;
+            // An answer is the only evidence this case has: to an unknown
+            // method, or to the consented probe.
+            let asks = id == CheckId::ROBUST_UNKNOWN_METHOD || matches!(self.choose_probe().0, Probe::Call(..));
+            if let (true, Some(silence)) = (asks, &self.silence) {
+                let why = format!("after {what}: the plugin stopped answering after init: {silence}");
+                self.rec.not_judged(id, why);
+                continue;
             }
-            self.rec.stop_reason = saved_stop.clone();
-            self.rec.verdict = saved_verdict.clone();
-            match outcome {
-                Ok(extra) => self.rec.pass(id, format!("survived {what}{extra}")),
-                Err(why) => {
+            todo.push((id, what, bytes));
+        }
+        let done = self.run_cases(&todo);
+        for ((id, what, _), case) in todo.into_iter().zip(done) {
+            for e in case.events {
+                self.rec.emit(e);
+            }
+            for line in case.log {
+                if self.log.len() < MAX_LOG_LINES && self.log_bytes + line.message.len() <= MAX_LOG_BYTES {
+                    self.log_bytes += line.message.len();
+                    self.log.push(line);
+                } else {
+                    self.log_dropped += 1;
+                }
+            }
+            self.ended_processes += case.ended_processes;
+            self.leftover_total += case.leftover_total;
+            for l in case.leftovers {
+                if self.leftover_children.len() < MAX_CHILDREN_SHOWN {
+                    self.leftover_children.push(l);
+                }
+            }
+            if let Some(e) = case.harness_error {
+                self.harness_error.get_or_insert(e);
+            }
+            if self.harness_error.is_some() {
+                continue;
+            }
+            self.rec.library = case.library;
+            match case.shown {
+                Shown::Survived(extra) => self.rec.pass(id, format!("survived {what}{extra}")),
+                Shown::NotJudged(why) => self.rec.not_judged(id, format!("after {what}: {why}")),
+                Shown::Failed(why) => {
                     // Only the cause that ended the plugin, not whatever
                     // else this process did that lightningd tolerates.
-                    let fatal = findings
+                    let fatal = case
+                        .findings
                         .iter()
                         .find(|f| matches!(f.effect, Effect::Kill | Effect::Fatal(_)) && self.rec.tier(f.check) == Tier::Kill);
                     let detail = fatal.map(|f| format!(" ({})", wire::sanitize(&f.reason))).unwrap_or_default();
                     self.rec.finding(&Finding { check: id, reason: format!("after {what}: {why}{detail}"), effect: Effect::Ignored });
-                    self.rec.library = None;
                 }
             }
+            self.rec.library = None;
         }
     }
 
-    /// One robust case in a fresh process: `Ok` with a note, or why not.
-    pub(super) fn robust_case(&mut self, id: CheckId, bytes: &[u8]) -> Result<String, String> {
-        let Some(spec) = self.spec.clone() else { return Err("no plugin to start".into()) };
+    /// Runs each case in a fresh process of its own, side by side (at most
+    /// [`case_workers`] at once), under one shared deadline for the phase:
+    /// a plugin that never answers costs a question's deadline per round of
+    /// workers, not one per case, and nothing waits past the phase's end.
+    /// Each case has its own session, so what one process does is never
+    /// told of another.
+    fn run_cases(&mut self, cases: &[(CheckId, String, Vec<u8>)]) -> Vec<CaseRun> {
+        // Each round of workers may take a question's deadline; the first
+        // may also take a whole timeout to come up on a busy machine.
+        let workers = case_workers().min(cases.len()).max(1);
+        let rounds = cases.len().div_ceil(workers) as u32;
+        let deadline = Instant::now() + self.h.timeout + self.question_deadline() * rounds;
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: std::sync::Mutex<Vec<Option<CaseRun>>> = std::sync::Mutex::new((0..cases.len()).map(|_| None).collect());
+        let (h, profile, program, dir) = (self.h, &self.profile, &self.program, &self.dir);
+        let (manifest, spec, string_ids, start) = (&self.manifest, &self.spec, self.string_ids, self.rec.start);
+        // Ids stay unique over the run: each case draws from its own range.
+        let first_id = self.next_id;
+        self.next_id += 1000 * cases.len() as u64;
+        std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((id, _, bytes)) = cases.get(i) else { break };
+                    let mut events = Collect::default();
+                    let mut sinks: [&mut dyn Sink; 1] = [&mut events];
+                    let mut sub = Session::new(h, profile.clone(), program.clone(), dir.clone(), &mut sinks);
+                    sub.rec.start = start;
+                    sub.manifest = manifest.clone();
+                    sub.spec = spec.clone();
+                    sub.string_ids = string_ids;
+                    sub.next_id = first_id + 1000 * i as u64;
+                    sub.case_deadline = Some(deadline);
+                    sub.rec.quiet = Some(Vec::new());
+                    let shown = sub.robust_case(*id, bytes);
+                    let run = CaseRun {
+                        shown,
+                        findings: sub.rec.quiet.take().unwrap_or_default(),
+                        library: sub.rec.library.take(),
+                        log: std::mem::take(&mut sub.log),
+                        leftovers: std::mem::take(&mut sub.leftover_children),
+                        leftover_total: sub.leftover_total,
+                        ended_processes: sub.ended_processes,
+                        harness_error: sub.harness_error.take(),
+                        events: Vec::new(),
+                    };
+                    drop(sub);
+                    let run = CaseRun { events: events.0, ..run };
+                    results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(run);
+                });
+            }
+        });
+        results.into_inner().unwrap_or_else(|e| e.into_inner()).into_iter().map(|r| r.unwrap_or_else(|| CaseRun::lost())).collect()
+    }
+
+    /// One robust case in a fresh process: what it showed.
+    pub(super) fn robust_case(&mut self, id: CheckId, bytes: &[u8]) -> Shown {
+        let Some(spec) = self.spec.clone() else { return Shown::Failed("no plugin to start".into()) };
         // The plugin may have removed its lightning-dir: the harness owns
         // it, so puts it back; failing that, the case cannot be set up.
         if let Err(source) = std::fs::create_dir_all(&self.dir) {
             self.harness_error = Some(Error::LightningDir { path: self.dir.clone(), source });
-            return Err("no lightning-dir".into());
+            return Shown::Failed("no lightning-dir".into());
         }
         let mut c = match self.spawn(&spec) {
             Ok(c) => c,
             Err(source) => {
                 self.harness_error = Some(Error::Io { context: format!("cannot start the plugin again for {id}"), source });
-                return Err("not started".into());
+                return Shown::Failed("not started".into());
             }
         };
         let log_mark = self.log.len();
-        let result = self.bring_up(&mut c).and_then(|()| {
-            if id == CheckId::ROBUST_UNKNOWN_METHOD {
-                let rid = self.new_id("cln_harness_no_such_method");
-                c.expect(&rid);
-                self.send(&mut c, wire::request(&rid, "cln_harness_no_such_method", &json!({})));
-                return match self.wait_until(&mut c, &rid, Instant::now() + self.question_deadline()) {
-                    Waited::Answer(m, _) => {
-                        let code = m.doc.root().get("error").and_then(|e| e.get("code")).map(|c| c.text());
-                        match code.as_deref() {
-                            Some("-32601") => Ok(String::new()),
-                            Some(c) => Ok(format!(", answering with error code {c} (JSON-RPC 2.0 says -32601)")),
-                            None => Err(format!("it answered without an error: {}", m.text())),
-                        }
-                    }
-                    Waited::Exited => Err("it exited".into()),
-                    Waited::TimedOut => Err(format!("no answer within {:.1} s", self.question_deadline().as_secs_f64())),
-                    Waited::Killed(_) => Err("lightningd would kill it".into()),
-                };
-            }
-            self.send(&mut c, bytes.to_vec());
-            let (probe, _) = self.choose_probe();
-            self.run_probe(&mut c, &probe).map(|()| String::new())
-        });
+        let result = match self.bring_up(&mut c) {
+            // A fresh process that is still up but did not come up in time
+            // shows nothing about the case.
+            Err(e) if !c.stdout_eof => Shown::NotJudged(format!("the fresh process for it did not come up: {e}")),
+            Err(e) => Shown::Failed(e),
+            Ok(()) => self.robust_question(&mut c, id, bytes),
+        };
         self.account_children(&mut c);
-        if result.is_err() {
+        if !matches!(result, Shown::Survived(_)) {
             // Whose code gave up, the plugin's or its library's (§12), from
             // what this process logged and wrote to stderr.
             let log = self.log.get(log_mark..).unwrap_or_default();
             self.rec.library = crate::library::recognise(log, &String::from_utf8_lossy(&c.stderr));
         }
-        result.map_err(|e| if c.stdout_eof { "it exited".to_owned() } else { e })
+        match result {
+            Shown::Failed(_) if c.stdout_eof => Shown::Failed("it exited".to_owned()),
+            other => other,
+        }
+    }
+
+    /// The case's input, then the question whether the process survived it.
+    fn robust_question(&mut self, c: &mut Conn, id: CheckId, bytes: &[u8]) -> Shown {
+        {
+            if id == CheckId::ROBUST_UNKNOWN_METHOD {
+                let rid = self.new_id("cln_harness_no_such_method");
+                c.expect(&rid);
+                self.send(c, wire::request(&rid, "cln_harness_no_such_method", &json!({})));
+                let until = self.question_until();
+                return match self.wait_until(c, &rid, until) {
+                    Waited::Answer(m, _) => {
+                        let code = m.doc.root().get("error").and_then(|e| e.get("code")).map(|c| c.text());
+                        match code.as_deref() {
+                            Some("-32601") => Shown::Survived(String::new()),
+                            Some(c) => Shown::Survived(format!(", answering with error code {c} (JSON-RPC 2.0 says -32601)")),
+                            None => Shown::Failed(format!("it answered without an error: {}", m.text())),
+                        }
+                    }
+                    Waited::Exited => Shown::Failed("it exited".into()),
+                    // Unread, the request was never asked.
+                    Waited::TimedOut | Waited::Unjudged(_) if !c.proc.drained() => Shown::NotJudged(c.missing_evidence()),
+                    Waited::TimedOut | Waited::Unjudged(_) => {
+                        Shown::Failed(format!("no answer within {:.1} s", self.question_deadline().as_secs_f64()))
+                    }
+                    Waited::Killed(_) => Shown::Failed("lightningd would kill it".into()),
+                };
+            }
+            self.send(c, bytes.to_vec());
+            let (probe, _) = self.choose_probe();
+            self.run_probe(c, &probe)
+        }
     }
 
     /// getmanifest and init without judging: the judging was done.
@@ -349,6 +489,57 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         match self.wait_for(c, &id) {
             Waited::Answer(..) => Ok(()),
             _ => Err("it did not answer init this time".into()),
+        }
+    }
+}
+
+/// How many fresh processes run side by side: one per core, at least 2
+/// (most of a case is waiting on the plugin), at most 8. More would make
+/// plugins that start slowly compete for the cores.
+fn case_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8)
+}
+
+/// What one case in a fresh process showed, and what its session saw.
+pub(super) struct CaseRun {
+    shown: Shown,
+    /// Findings about that process, for its own check only.
+    findings: Vec<Finding>,
+    library: Option<crate::library::Library>,
+    log: Vec<LogLine>,
+    leftovers: Vec<crate::process::Leftover>,
+    leftover_total: usize,
+    ended_processes: usize,
+    harness_error: Option<Error>,
+    /// The bytes both ways, for the run's sinks (the transcript).
+    events: Vec<Event>,
+}
+
+impl CaseRun {
+    /// A case whose worker never reported (it panicked): nothing judged.
+    fn lost() -> CaseRun {
+        CaseRun {
+            shown: Shown::NotJudged("the harness lost this case's worker".into()),
+            findings: Vec::new(),
+            library: None,
+            log: Vec::new(),
+            leftovers: Vec::new(),
+            leftover_total: 0,
+            ended_processes: 0,
+            harness_error: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// Keeps a case's events for the run's sinks.
+#[derive(Default)]
+struct Collect(Vec<Event>);
+
+impl Sink for Collect {
+    fn event(&mut self, e: &Event) {
+        if matches!(e, Event::Frame(_)) {
+            self.0.push(e.clone());
         }
     }
 }

@@ -52,6 +52,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         } else {
             format!("{sent} notifications: {}", topics.into_iter().collect::<Vec<_>>().join(", "))
         };
+        // No evidence the plugin handled them: nothing to pass.
+        if let Some(missing) = c.unsettled.clone() {
+            let why = format!("after {what}: {missing}");
+            for id in [CheckId::NOTIFY_NO_REPLY, CheckId::NOTIFY_ALIVE, CheckId::NOTIFY_HANDLER_ERRORS] {
+                self.rec.not_judged(id, &why);
+            }
+            return;
+        }
         self.rec.pass(CheckId::NOTIFY_NO_REPLY, format!("no reply to {what}"));
         self.survived(CheckId::NOTIFY_ALIVE, format!("survived {what}"));
         self.judge_handler_errors();
@@ -232,7 +240,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             Waited::Answer(m, _) => m.doc.root().to_value().ok_or_else(|| format!("the answer is not standard JSON: {}", m.text())),
             // The death itself is judged where it happened (`died`).
             Waited::Exited => Err("the plugin exited before answering".into()),
-            Waited::TimedOut => Err("no answer in time (lightningd waits for ever)".into()),
+            Waited::TimedOut => Err(format!("no answer in time (lightningd waits for ever): {}", c.silent.clone().unwrap_or_default())),
+            Waited::Unjudged(silence) => Err(format!("{}the plugin stopped answering after init: {silence}", crate::checks::NOT_JUDGED)),
             Waited::Killed(f) => {
                 self.killed(f);
                 Err("the plugin was killed".into())

@@ -21,6 +21,8 @@ pub(crate) struct Cause {
 /// A request the plugin has not answered yet.
 pub(crate) struct Pending {
     pub(crate) sent: Instant,
+    /// The request's method, once its bytes are written.
+    pub(crate) method: Option<String>,
 }
 
 pub(crate) struct Conn {
@@ -48,6 +50,15 @@ pub(crate) struct Conn {
     /// input (all read, idle): a death with nothing read since is not
     /// caused by an input.
     pub(crate) settled_at: Option<u64>,
+    /// When the plugin was last seen done with its input (or started).
+    pub(crate) settled_when: Instant,
+    /// What evidence the last wait for it went without (the plugin did not
+    /// read all its input, or did not go idle): until the plugin shows it,
+    /// further waits look once and do not wait again.
+    pub(crate) unsettled: Option<String>,
+    /// The request after init the plugin never answered, in words: until it
+    /// answers anything, waits for answers do not wait again.
+    pub(crate) silent: Option<String>,
 }
 
 impl Conn {
@@ -66,16 +77,32 @@ impl Conn {
             running: false,
             stopping: false,
             settled_at: None,
+            settled_when: Instant::now(),
+            unsettled: None,
+            silent: None,
         })
     }
 
     /// Notes a request as sent: its answer is expected.
     pub(crate) fn expect(&mut self, id: &Id) {
-        self.pending.insert(id.token(), Pending { sent: Instant::now() });
+        self.pending.insert(id.token(), Pending { sent: Instant::now(), method: None });
     }
 
     /// Writes `bytes` to the plugin, noting what they are for.
     pub(crate) fn write(&mut self, bytes: Vec<u8>, cause: &Cause) {
+        // Name the pending request these bytes carry, for a report that it
+        // went unanswered (a huge message is not parsed for it).
+        if !self.pending.is_empty() && bytes.len() <= 64 * 1024 {
+            if let Some(doc) = crate::jsmn::Doc::parse(&bytes) {
+                let root = doc.root();
+                if let (Some(id), Some(method)) = (root.get("id"), root.get("method")) {
+                    if let Some(p) = self.pending.get_mut(&id.full_text()) {
+                        p.sent = Instant::now();
+                        p.method = Some(method.text());
+                    }
+                }
+            }
+        }
         self.proc.write(bytes);
         self.ledger.push((self.proc.sent(), cause.clone()));
     }
@@ -98,6 +125,22 @@ impl Conn {
             return None;
         }
         self.cause_at(pos)
+    }
+
+    /// What the plugin had not shown `waited` after it was last idle: how
+    /// much of its input it had read, or that it was still running.
+    pub(crate) fn missing_evidence(&self) -> String {
+        let from = self.settled_at.unwrap_or(0);
+        let sent = self.proc.sent().saturating_sub(from);
+        let read = self.proc.consumed().saturating_sub(from).min(sent);
+        let secs = self.settled_when.elapsed().as_secs_f64();
+        if read < sent {
+            format!("the plugin had read {read} of the {sent} bytes sent since it was last idle, {secs:.1} s later (it stopped reading its stdin)")
+        } else if !self.proc.idle() {
+            format!("the plugin had read all {sent} bytes sent since it was last idle but was still running {secs:.1} s later")
+        } else {
+            format!("the plugin's output was still arriving {secs:.1} s after it was last idle")
+        }
     }
 
     /// Keeps the last 32-64 KiB of stderr.

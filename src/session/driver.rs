@@ -35,7 +35,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         if c.stdout_eof {
             return Err("the plugin exited".into());
         }
-        probed.map_err(|e| format!("probe failed: {e}"))
+        match probed {
+            super::abuse::Shown::Survived(_) => Ok(()),
+            super::abuse::Shown::Failed(e) => Err(format!("probe failed: {e}")),
+            super::abuse::Shown::NotJudged(why) => Err(format!("probe not judged: {why}")),
+        }
     }
 
     /// Learns the manifest with one normal getmanifest: the fuzzer needs to

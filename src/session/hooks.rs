@@ -5,6 +5,7 @@
 use serde_json::Value;
 
 use super::*;
+use crate::checks::NOT_JUDGED;
 use crate::hooks::{self as rules, PluginName, Verdict as HookVerdict};
 use crate::jsmn::Node;
 use crate::passthrough::{self, Answer, SetconfigVerdict};
@@ -176,6 +177,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
                 false
             }
+            Waited::Unjudged(_) => {
+                self.hooks.stalled = true;
+                false
+            }
             Waited::TimedOut => {
                 self.hooks.stalled = true;
                 let consequence = match hook {
@@ -188,8 +193,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 self.rec.finding(&Finding {
                     check: CheckId::HOOK_TIMEOUT,
                     reason: format!(
-                        "no answer to {what} within {:.1} s: lightningd waits for ever, and {consequence}",
-                        self.h.timeout.as_secs_f64()
+                        "no answer to {what} within {:.1} s: lightningd waits for ever, and {consequence}; {}",
+                        self.h.timeout.as_secs_f64(),
+                        c.silent.clone().unwrap_or_default()
                     ),
                     effect: Effect::Ignored,
                 });
@@ -274,6 +280,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             self.rec.not_applicable.push(CheckId::METHOD_ANSWER);
         }
         let mut problems = Vec::new();
+        let mut unjudged = Vec::new();
         let mut sent = 0;
         for (method, params) in self.h.calls.clone() {
             let Some(decl) = m.rpcmethods.iter().find(|r| r.name == method) else {
@@ -295,7 +302,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
                 sent += 1;
                 match self.forwarded(c, &method, &p.to_string()) {
-                    Err(why) => problems.push(format!("'{method}' with params in {form} form: {why}")),
+                    Err(why) => match why.strip_prefix(NOT_JUDGED) {
+                        Some(why) => unjudged.push(format!("'{method}' with params in {form} form: {why}")),
+                        None => problems.push(format!("'{method}' with params in {form} form: {why}")),
+                    },
                     Ok(doc) => {
                         if let Answer::Malformed(why) = passthrough::judge_method(&doc) {
                             problems.push(format!("'{method}' with params in {form} form: {why}: {}", doc.root().full_text()));
@@ -305,7 +315,11 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
         }
         if !self.h.calls.is_empty() {
-            if problems.is_empty() {
+            if problems.is_empty() && !unjudged.is_empty() {
+                // The same silence for every call: said once.
+                let more = if unjudged.len() > 1 { format!(" (and {} more call(s))", unjudged.len() - 1) } else { String::new() };
+                self.rec.not_judged(CheckId::METHOD_ANSWER, format!("{}{more}", unjudged[0]));
+            } else if problems.is_empty() {
                 self.rec.pass(CheckId::METHOD_ANSWER, format!("{sent} forwarded calls answered with a result or a well-formed error"));
             } else {
                 self.rec.finding(&Finding { check: CheckId::METHOD_ANSWER, reason: problems.join("; "), effect: Effect::Ignored });
@@ -328,7 +342,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     .finding(&Finding::kill(CheckId::NOTIFY_ALIVE, format!("exited during normal operation (while handling '{method}')")));
                 Err("the plugin exited before answering".into())
             }
-            Waited::TimedOut => Err(format!("no answer within {:.1} s (lightningd waits for ever)", self.h.timeout.as_secs_f64())),
+            Waited::TimedOut => Err(format!(
+                "no answer within {:.1} s (lightningd waits for ever): {}",
+                self.h.timeout.as_secs_f64(),
+                c.silent.clone().unwrap_or_default()
+            )),
+            Waited::Unjudged(silence) => Err(format!("{NOT_JUDGED}the plugin stopped answering after init: {silence}")),
             Waited::Killed(f) => {
                 self.killed(f);
                 Err("lightningd would kill the plugin".into())
@@ -382,9 +401,16 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     )),
                     Waited::TimedOut => self.rec.finding(&Finding {
                         check: CheckId::CHECK_ANSWER,
-                        reason: format!("`{what}`: no answer within {:.1} s", self.h.timeout.as_secs_f64()),
+                        reason: format!(
+                            "`{what}`: no answer within {:.1} s: {}",
+                            self.h.timeout.as_secs_f64(),
+                            c.silent.clone().unwrap_or_default()
+                        ),
                         effect: Effect::Ignored,
                     }),
+                    Waited::Unjudged(silence) => {
+                        self.rec.not_judged(CheckId::CHECK_ANSWER, format!("`{what}`: the plugin stopped answering after init: {silence}"))
+                    }
                     Waited::Killed(f) => self.killed(f),
                 }
             }
@@ -393,6 +419,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             return;
         }
         let mut problems = Vec::new();
+        let mut unjudged = Vec::new();
         let mut accepted = Vec::new();
         for o in &dynamic {
             if self.rec.stop_reason.is_some() {
@@ -420,7 +447,15 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                     ));
                     return;
                 }
-                Waited::TimedOut => problems.push(format!("setconfig {}: no answer within {:.1} s", o.name, self.h.timeout.as_secs_f64())),
+                Waited::TimedOut => problems.push(format!(
+                    "setconfig {}: no answer within {:.1} s: {}",
+                    o.name,
+                    self.h.timeout.as_secs_f64(),
+                    c.silent.clone().unwrap_or_default()
+                )),
+                Waited::Unjudged(silence) => {
+                    unjudged.push(format!("setconfig {}: the plugin stopped answering after init: {silence}", o.name))
+                }
                 Waited::Killed(f) => {
                     self.killed(f);
                     return;
@@ -428,7 +463,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
         }
         if !dynamic.is_empty() {
-            if problems.is_empty() {
+            if problems.is_empty() && !unjudged.is_empty() {
+                let more = if unjudged.len() > 1 { format!(" (and {} more option(s))", unjudged.len() - 1) } else { String::new() };
+                self.rec.not_judged(CheckId::SETCONFIG_ANSWER, format!("{}{more}", unjudged[0]));
+            } else if problems.is_empty() {
                 self.rec.pass(
                     CheckId::SETCONFIG_ANSWER,
                     format!("setconfig with each dynamic option's current value: {}", accepted.join(", ")),
@@ -530,6 +568,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             },
             Waited::Exited => Err("the plugin exited before answering".into()),
             Waited::TimedOut => Err("no answer in time (lightningd waits for ever)".into()),
+            Waited::Unjudged(silence) => Err(format!("{NOT_JUDGED}the plugin stopped answering after init: {silence}")),
             Waited::Killed(f) => {
                 self.killed(f);
                 Err("the plugin was killed".into())

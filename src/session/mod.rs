@@ -406,6 +406,7 @@ fn check_socket_path(dir: &Path) -> Result<(), Error> {
 }
 
 /// The program to execute and the path lightningd would know the plugin by.
+#[derive(Clone)]
 pub(crate) struct Program {
     exec: PathBuf,
     /// The arguments, a script's path made absolute: the plugin runs in
@@ -495,6 +496,9 @@ enum Waited {
     Exited,
     TimedOut,
     Killed(Finding),
+    /// Not waited for: the plugin has answered nothing since an earlier
+    /// request went unanswered (in words).
+    Unjudged(String),
 }
 
 /// One run: the harness's settings, the recorder of results, and what the
@@ -542,6 +546,12 @@ pub(crate) struct Session<'h, 's, 'd> {
     /// Bytes of `log`, and log lines received but not kept.
     log_bytes: usize,
     log_dropped: usize,
+    /// The judged process's first request after init that was never
+    /// answered, in words: what depends on answers is not judged.
+    silence: Option<String>,
+    /// The one deadline shared by fresh processes that run side by side
+    /// (robust cases): no wait of theirs goes past it.
+    case_deadline: Option<Instant>,
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
@@ -576,6 +586,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             ended_processes: 0,
             log_bytes: 0,
             log_dropped: 0,
+            silence: None,
+            case_deadline: None,
         }
     }
 
@@ -668,7 +680,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// none of its threads is running, and what it wrote has been taken
     /// here. Then whatever it answered or logged is attributed to the input
     /// just sent. True if its stdout hit EOF.
+    ///
+    /// When the deadline passes without that evidence, `c.unsettled` says
+    /// what was missing: the caller reports "not judged", never survival.
+    /// A plugin already seen not to settle is looked at once, not waited
+    /// for again, so a plugin that stops reading costs one deadline.
     fn settle(&mut self, c: &mut Conn, deadline: Instant) -> bool {
+        let deadline = if c.unsettled.is_some() { Instant::now() } else { deadline };
         loop {
             while let Some(out) = c.proc.try_output() {
                 if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
@@ -682,6 +700,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             let done = c.proc.drained() && c.proc.idle() && c.proc.stdout_taken();
             if done {
                 c.settled_at = Some(c.proc.sent());
+                c.settled_when = now;
+                c.unsettled = None;
+            } else if now >= deadline {
+                c.unsettled = Some(c.missing_evidence());
             }
             if done || now >= deadline {
                 // What the reader thread forwarded meanwhile.
@@ -791,6 +813,13 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
         }
         self.watch(&mut c);
+        // What could not be judged for want of evidence stays open: it
+        // closes as "not judged", never as passed.
+        if let Some(silence) = &self.silence {
+            self.rec.unjudged = Some(format!("the plugin stopped answering after init: {silence}"));
+        } else if let Some(missing) = &c.unsettled {
+            self.rec.unjudged = Some(missing.clone());
+        }
         // Unparsed output counts while the plugin runs: what a plugin
         // leaves half-written as it exits, lightningd never reads.
         self.leftovers(&c);
@@ -918,6 +947,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         // death is judged where it happens, and watched for until the end.
         self.init_at = Some(Instant::now());
         c.running = true;
+        // Evidence after init counts from here.
+        c.settled_at = Some(c.proc.sent());
+        c.settled_when = Instant::now();
         if c.stdout_eof {
             self.died(c);
         }
@@ -1060,6 +1092,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             Kind::Response { id } => {
                 if let Some(p) = c.pending.remove(id) {
                     c.answered.push(id.clone());
+                    // An answer, however late: the plugin is not silent.
+                    if c.silent.take().is_some() {
+                        self.silence = None;
+                    }
                     if want == Some(id.as_str()) {
                         let latency = at.saturating_duration_since(p.sent);
                         *answer = Some(Waited::Answer(m, latency));
@@ -1104,20 +1140,54 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     /// Waits for the answer to `id`, processing everything else on the way.
     fn wait_for(&mut self, c: &mut Conn, id: &Id) -> Waited {
-        self.wait_until(c, id, Instant::now() + self.h.timeout)
+        let deadline = Instant::now() + self.h.timeout;
+        self.wait_until(c, id, self.case_deadline.map_or(deadline, |d| d.min(deadline)))
     }
 
+    ///
+    /// After init, the first request that goes unanswered makes the plugin
+    /// silent (`c.silent`); until it answers anything, later waits take
+    /// what output is there and return `Unjudged` without waiting, so a
+    /// silent plugin costs one timeout, not one per question.
     fn wait_until(&mut self, c: &mut Conn, id: &Id, deadline: Instant) -> Waited {
         let token = id.token();
+        if c.silent.is_some() {
+            while let Some(out) = c.proc.try_output() {
+                if let Some(w) = self.take_output(c, out, Some(&token)) {
+                    return w;
+                }
+            }
+            if let Some(silent) = c.silent.clone() {
+                return if c.stdout_eof { Waited::Exited } else { Waited::Unjudged(silent) };
+            }
+        }
         loop {
             if c.stdout_eof {
                 return Waited::Exited;
             }
-            let Some(out) = c.proc.next_output(deadline) else { return Waited::TimedOut };
+            let Some(out) = c.proc.next_output(deadline) else {
+                if c.running && !c.stopping && self.rec.stop_reason.is_none() {
+                    let what = self.unanswered(c, &token);
+                    self.silence = Some(what.clone());
+                    c.silent = Some(what);
+                }
+                return Waited::TimedOut;
+            };
             if let Some(w) = self.take_output(c, out, Some(&token)) {
                 return w;
             }
         }
+    }
+
+    /// A request that went unanswered, plainly: which, sent when.
+    fn unanswered(&self, c: &Conn, token: &str) -> String {
+        let Some(p) = c.pending.get(token) else { return format!("the request with id {token} was never answered") };
+        let what = p.method.as_deref().map(|m| format!("the '{m}' request")).unwrap_or_else(|| "the request".to_owned());
+        format!(
+            "{what} (id {token}), sent {:.1} ms into the run, was never answered (waited {:.1} s)",
+            self.rec.ms(p.sent),
+            p.sent.elapsed().as_secs_f64()
+        )
     }
 
     /// Turns the end of a wait for `stage` into check results; returns the
@@ -1147,7 +1217,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
                 None
             }
-            Waited::TimedOut => {
+            Waited::TimedOut | Waited::Unjudged(_) => {
                 let reason = format!("timed out before replying to {stage}");
                 let mut note = format!(
                     "no answer within the harness's {:.1} s deadline (lightningd waits {limit} s, then: Killing plugin: {reason})",

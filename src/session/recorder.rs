@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::checks::{CheckId, CheckResult, Effect, Outcome, Tier, CATALOGUE};
+use crate::checks::{CheckId, CheckResult, Effect, Outcome, Tier, CATALOGUE, NOT_JUDGED};
 use crate::events::{Event, Sink};
 use crate::manifest::Finding;
 use crate::profile::Profile;
@@ -32,6 +32,10 @@ pub(crate) struct Recorder<'h, 's, 'd> {
     pub(crate) quiet: Option<Vec<Finding>>,
     /// The plugin library the next recorded finding comes from (§12).
     pub(crate) library: Option<crate::library::Library>,
+    /// Why the checks still open at the end could not be judged (the
+    /// plugin stopped answering or reading): they close as "not judged",
+    /// never as passed.
+    pub(crate) unjudged: Option<String>,
 }
 
 impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
@@ -47,6 +51,7 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
             not_applicable: Vec::new(),
             quiet: None,
             library: None,
+            unjudged: None,
         }
     }
 
@@ -128,6 +133,12 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
         self.emit(Event::Check(r));
     }
 
+    /// A check the evidence could not decide: skipped, saying what was
+    /// missing. Never a pass.
+    pub(crate) fn not_judged(&mut self, id: CheckId, why: impl AsRef<str>) {
+        self.record(id, Outcome::Skip, format!("{NOT_JUDGED}{}", why.as_ref()), None, None);
+    }
+
     pub(crate) fn pass(&mut self, id: CheckId, message: impl Into<String>) {
         self.record(id, Outcome::Pass, message.into(), None, None);
     }
@@ -199,11 +210,15 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
     /// The results in the catalogue's order, every applicable check that
     /// was not reached recorded as skipped first.
     pub(crate) fn close(&mut self) -> Vec<CheckResult> {
-        let why = self.stop_reason.clone().unwrap_or_else(|| "not reached".to_owned());
+        let why = match (&self.stop_reason, &self.unjudged) {
+            (Some(stop), _) => format!("not reached: {stop}"),
+            (None, Some(unjudged)) => format!("{NOT_JUDGED}{unjudged}"),
+            (None, None) => "not reached: not reached".to_owned(),
+        };
         for def in CATALOGUE {
             let id = CheckId::parse(def.id).expect("catalogue ids parse");
             if self.applies(id) && !self.recorded(id) {
-                self.record(id, Outcome::Skip, format!("not reached: {why}"), None, None);
+                self.record(id, Outcome::Skip, why.clone(), None, None);
             }
         }
         // Keep the catalogue's order: it is the order a run reaches checks.

@@ -5,6 +5,7 @@ mod api;
 mod defects;
 mod docs;
 mod edge;
+mod evidence;
 mod fuzz;
 mod gate;
 mod hooks;
