@@ -6,6 +6,9 @@ use super::*;
 /// The longest a probe or robust question waits (see `question_deadline`).
 const QUESTION_DEADLINE: Duration = Duration::from_secs(2);
 
+/// How often a pipe being emptied is looked at: nothing signals it.
+const DRAIN_POLL: Duration = Duration::from_micros(200);
+
 /// What a question put to the plugin (a probe, a robust case) showed.
 pub(crate) enum Shown {
     /// It survived, with a note for the report.
@@ -110,8 +113,9 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             // not share a read with it.
             let deadline = overall.min(Instant::now() + Duration::from_secs(2));
             while !c.proc.drained() && Instant::now() < deadline && !c.stdout_eof && self.rec.stop_reason.is_none() {
-                // Read meanwhile: the plugin may answer or die mid-way.
-                self.pump(c, Instant::now() + Duration::from_millis(1));
+                // Read meanwhile: the plugin may answer or die mid-way. An
+                // emptied pipe signals nothing, so it is looked at often.
+                self.pump(c, Instant::now() + DRAIN_POLL);
             }
             if !c.proc.drained() && !c.stdout_eof && self.rec.stop_reason.is_none() {
                 c.unsettled = Some(c.missing_evidence());
@@ -354,11 +358,12 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// Each case has its own session, so what one process does is never
     /// told of another.
     fn run_cases(&mut self, cases: &[(CheckId, String, Vec<u8>)]) -> Vec<CaseRun> {
-        // Each round of workers may take a question's deadline; the first
-        // may also take a whole timeout to come up on a busy machine.
+        // Each round of workers may take a timeout to come up on a busy
+        // machine and a question's deadline: the phase's end bounds what a
+        // stuck case can cost, and no healthy case comes near it.
         let workers = case_workers().min(cases.len()).max(1);
         let rounds = cases.len().div_ceil(workers) as u32;
-        let deadline = Instant::now() + self.h.timeout + self.question_deadline() * rounds;
+        let deadline = Instant::now() + (self.h.timeout + self.question_deadline()) * rounds;
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: std::sync::Mutex<Vec<Option<CaseRun>>> = std::sync::Mutex::new((0..cases.len()).map(|_| None).collect());
         let (h, profile, program, dir) = (self.h, &self.profile, &self.program, &self.dir);

@@ -697,7 +697,8 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 return c.stdout_eof;
             }
             let now = Instant::now();
-            let done = c.proc.drained() && c.proc.idle() && c.proc.stdout_taken();
+            // The /proc reads of `idle` last: they cost the most.
+            let done = c.proc.drained() && c.proc.stdout_taken() && c.proc.idle();
             if done {
                 c.settled_at = Some(c.proc.sent());
                 c.settled_when = now;
@@ -714,7 +715,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 }
                 return c.stdout_eof;
             }
-            if let Some(out) = c.proc.next_output((now + Duration::from_millis(1)).min(deadline)) {
+            if let Some(out) = c.proc.next_output((now + Duration::from_micros(200)).min(deadline)) {
                 if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
                     self.killed(f);
                 }
