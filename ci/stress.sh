@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Load-proofing: runs every bundled fixture plugin N times (default 20) with
 # both cores kept busy, and fails if any plugin's verdicts differ between
-# runs. A verdict here is the list of "OUTCOME check" lines and the last
-# line of the report, so a check that flips between PASS and FAIL, or moves
+# runs. A verdict here is the list of "OUTCOME check" lines (checks "not
+# judged" included) and the last line of the report, so a check that flips between PASS and FAIL, or moves
 # from one check to another, is caught. Too slow for CI; run it by hand:
 #
 #   ci/stress.sh            # 20 runs of each fixture
@@ -39,6 +39,8 @@ cases=(
     "tutorial_pyln|$python fixtures/plugins/tutorial_pyln.py"
     "misbehave|fixtures/plugins/misbehave.py"
     "hooks|fixtures/plugins/hooks.py"
+    "deaf|fixtures/plugins/deaf.py"
+    "silent|fixtures/plugins/silent.py"
 )
 for d in crash-on-connect crash-on-extra-field reply-null-id handler-error exit-after-init exit-1s-after-init \
     die-method die-on-unknown-method die-on-invalid-json split-fragile huge-fragile stray-output; do
@@ -49,8 +51,8 @@ if [ -n "${CLN_HARNESS_CLN_PLUGIN:-}" ] && [ -x "$CLN_HARNESS_CLN_PLUGIN" ]; the
 fi
 
 verdict() {
-    grep -E '^(PASS|FAIL|WARN) |^lightningd |^this plugin ' "$1" |
-        awk '$1 == "PASS" || $1 == "FAIL" || $1 == "WARN" { print $1, $2; next } { print }' || true
+    grep -E '^(PASS|FAIL|WARN) |^SKIP [^ ]+ +not judged: |^lightningd |^this plugin ' "$1" |
+        awk '$1 == "PASS" || $1 == "FAIL" || $1 == "WARN" || $1 == "SKIP" { print $1, $2; next } { print }' || true
 }
 
 failed=0
