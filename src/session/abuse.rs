@@ -306,11 +306,18 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
             todo.push((id, what, bytes));
         }
-        let done = self.run_cases(&todo);
+        let mut done = self.run_cases(&todo);
+        // The bytes of all cases in the order they crossed the pipes: the
+        // processes ran side by side.
+        let mut frames: Vec<Event> = done.iter_mut().flat_map(|c| std::mem::take(&mut c.events)).collect();
+        frames.sort_by(|a, b| match (a, b) {
+            (Event::Frame(x), Event::Frame(y)) => x.at_ms.total_cmp(&y.at_ms),
+            _ => std::cmp::Ordering::Equal,
+        });
+        for e in frames {
+            self.rec.emit(e);
+        }
         for ((id, what, _), case) in todo.into_iter().zip(done) {
-            for e in case.events {
-                self.rec.emit(e);
-            }
             for line in case.log {
                 if self.log.len() < MAX_LOG_LINES && self.log_bytes + line.message.len() <= MAX_LOG_BYTES {
                     self.log_bytes += line.message.len();
