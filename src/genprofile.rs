@@ -13,13 +13,19 @@
 //!   it does not know; with the built-in plugins disabled the known ones are
 //!   native, the rest are the built-in plugins' own;
 //! - hooks: the probe registers every candidate hook; lightningd refuses
-//!   the first unknown one by name, which is dropped until none is refused.
+//!   the first unknown one by name, which is dropped until none is refused;
+//! - built-in plugins' methods: each plugin file beside lightningd answers
+//!   `getmanifest`, as it does for lightningd;
+//! - lightningd's own commands: `help` of a node started (on the harness's
+//!   Bitcoin backend) with every built-in plugin disabled, in developer mode
+//!   where the release has it, since developer commands are registered, and
+//!   so taken, either way.
 //!
 //! Candidates are the names any bundled profile lists, plus the strings in
 //! the build's binaries shaped like an option name: the node, not the
 //! candidate list, decides what is kept.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -51,6 +57,10 @@ pub struct Names {
     /// Topics the built-in plugins declare.
     pub builtin_topics: BTreeSet<String>,
     pub hooks: BTreeSet<String>,
+    /// lightningd's own JSON-RPC commands.
+    pub commands: BTreeSet<String>,
+    /// Each built-in plugin's methods: method name to plugin file name.
+    pub plugin_methods: BTreeMap<String, String>,
 }
 
 /// How long one `lightningd --help` may take: it starts every built-in
@@ -344,7 +354,117 @@ pub fn read_build(lightningd: &Path, exe: &Path) -> Result<Names, GenError> {
             None => break,
         }
     }
-    Ok(Names { version, options, native_topics, builtin_topics, hooks })
+    let plugin_methods = plugin_methods(lightningd)?;
+    let commands = own_commands(lightningd, exe)?;
+    Ok(Names { version, options, native_topics, builtin_topics, hooks, commands, plugin_methods })
+}
+
+/// How long a built-in plugin may take to answer `getmanifest`.
+const MANIFEST_DEADLINE: Duration = Duration::from_secs(20);
+
+/// One plugin's `getmanifest` answer, asked as lightningd asks it.
+fn manifest_of(plugin: &Path) -> Result<serde_json::Value, GenError> {
+    let run_err = |reason: String| GenError::Run { path: plugin.to_owned(), what: "getmanifest".into(), reason };
+    let mut child = Command::new(plugin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| run_err(e.to_string()))?;
+    let request = r#"{"jsonrpc":"2.0","id":1,"method":"getmanifest","params":{"allow-deprecated-apis":false}}"#;
+    // The pipe stays open until the answer is in: a plugin exits on EOF.
+    let mut stdin = child.stdin.take();
+    if let Some(w) = stdin.as_mut() {
+        let _ = w.write_all(format!("{request}\n\n").as_bytes());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut stdout = child.stdout.take();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        let Some(out) = stdout.as_mut() else { return };
+        loop {
+            match out.read(&mut chunk) {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send(Err("it closed stdout without answering".to_owned()));
+                    return;
+                }
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if let Some(Ok(v)) = serde_json::Deserializer::from_slice(&buf).into_iter::<serde_json::Value>().next() {
+                let _ = tx.send(Ok(v));
+                return;
+            }
+        }
+    });
+    let answer = rx.recv_timeout(MANIFEST_DEADLINE).unwrap_or_else(|_| Err(format!("no answer within {} s", MANIFEST_DEADLINE.as_secs())));
+    drop(stdin);
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let _ = child.wait();
+    let v = answer.map_err(run_err)?;
+    v.get("result").cloned().ok_or_else(|| run_err(format!("answered {v}")))
+}
+
+/// Every built-in plugin's methods, by the plugin's file name (how
+/// lightningd names the owner when a plugin's method clashes).
+fn plugin_methods(lightningd: &Path) -> Result<BTreeMap<String, String>, GenError> {
+    let mut out = BTreeMap::new();
+    for p in builtin_plugins(lightningd) {
+        let file = p.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_owned();
+        let manifest = manifest_of(&p)?;
+        for m in manifest.get("rpcmethods").and_then(|m| m.as_array()).into_iter().flatten() {
+            if let Some(name) = m.get("name").and_then(|n| n.as_str()) {
+                out.insert(name.to_owned(), file.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// lightningd's own commands: `help` on a node without built-in plugins.
+fn own_commands(lightningd: &Path, exe: &Path) -> Result<BTreeSet<String>, GenError> {
+    use crate::lightningd::{Build, Node, NodeOptions, Started};
+    let run_err = |what: &str, reason: String| GenError::Run { path: lightningd.to_owned(), what: what.to_owned(), reason };
+    let build = Build::at(lightningd).map_err(|e| GenError::NotABuild { path: lightningd.to_owned(), reason: e.to_string() })?;
+    let work = tempfile::tempdir().map_err(|source| GenError::Io { context: "cannot make a folder for the backend".into(), source })?;
+    let backend = crate::backend::write_wrapper(work.path(), exe)
+        .map_err(|source| GenError::Io { context: "cannot write the backend plugin".into(), source })?;
+    let disable: Vec<String> =
+        builtin_plugins(lightningd).iter().filter_map(|p| p.file_name()?.to_str().map(|f| format!("--disable-plugin={f}"))).collect();
+    // Developer mode where the release has it (v23.11 on); v23.02 has no
+    // such option and exits at once when given it.
+    let mut last = String::new();
+    for developer in [true, false] {
+        let mut args = disable.clone();
+        if developer {
+            args.push("--developer".to_owned());
+        }
+        let mut node = Node::start(&build, &backend, &NodeOptions { args, ..NodeOptions::default() })
+            .map_err(|e| run_err("start", e.to_string()))?;
+        match node.wait_ready(Instant::now() + RUN_DEADLINE) {
+            Started::Ready => {}
+            other => {
+                last = format!("{other:?}: {}", node.stdio().lines().last().unwrap_or(""));
+                node.kill();
+                continue;
+            }
+        }
+        let help = node.rpc("help", serde_json::json!({}), Instant::now() + Duration::from_secs(30));
+        node.stop(Instant::now() + Duration::from_secs(30));
+        let help = help.map_err(|e| run_err("help", e.to_string()))?;
+        let commands: BTreeSet<String> = help["help"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            // Older releases give "command" with its usage: "listpeers [id]".
+            .filter_map(|c| c["command"].as_str()?.split_whitespace().next().map(str::to_owned))
+            // The harness's backend stands in for bcli, a built-in plugin.
+            .filter(|c| !crate::backend::METHODS.contains(&c.as_str()))
+            .collect();
+        return Ok(commands);
+    }
+    Err(run_err("start", format!("no node answered `help`: {last}")))
 }
 
 /// A name list as a profile file: a header line, then one name a line.
@@ -365,6 +485,11 @@ pub fn profile_files(names: &Names) -> Vec<(&'static str, String)> {
         ("lightningd-options.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: every option it and its built-in plugins register."), &names.options)),
         ("builtin-plugin-topics.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: topics its built-in plugins declare."), &names.builtin_topics)),
         ("hooks.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: hooks it accepts."), &names.hooks)),
+        ("builtin-commands.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: its own JSON-RPC commands (`help` with every built-in plugin disabled)."), &names.commands)),
+        ("builtin-plugin-methods.tsv", {
+            let rows: BTreeSet<String> = names.plugin_methods.iter().map(|(m, p)| format!("{m}\t{p}")).collect();
+            list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: each built-in plugin's methods (its getmanifest), method TAB plugin file."), &rows)
+        }),
     ]
 }
 

@@ -377,8 +377,11 @@ impl Profile {
         };
         let notifications = messages(&NOTIFICATIONS, &chain);
         let variants = hook_variants(&name, &lines("hooks.txt"));
+        // The build's plugins, and those a default install has beside them
+        // (Rust plugins the reference build lacks).
         let builtin_plugin_methods = text("builtin-plugin-methods.tsv")
             .lines()
+            .chain(text("absent-plugin-methods.tsv").lines())
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| {
                 let (m, p) = l.split_once('\t')?;

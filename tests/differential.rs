@@ -140,16 +140,63 @@ fn listed<'a>(known: &'a [Known], case: &str, version: &str, kind: &str) -> Opti
     known.iter().find(|k| k.case == case && k.kind == kind && k.releases.iter().any(|r| r == "*" || r == version))
 }
 
-/// Every defect misbehave.py knows, read from the fixture itself.
-fn defects() -> Vec<String> {
+/// Every defect misbehave.py knows with the check it breaks, read from the
+/// fixture itself.
+fn defects() -> Vec<(String, String)> {
     let python = std::env::var("CLN_HARNESS_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = format!(
-        "import importlib.util as u; s=u.spec_from_file_location('m', {:?}); m=u.module_from_spec(s); s.loader.exec_module(m); print('\\n'.join(sorted(m.DEFECTS)))",
+        "import importlib.util as u; s=u.spec_from_file_location('m', {:?}); m=u.module_from_spec(s); s.loader.exec_module(m); print('\\n'.join(d + ' ' + m.CHECKS[d] for d in sorted(m.DEFECTS)))",
         root().join("fixtures/plugins/misbehave.py").display().to_string()
     );
     let out = std::process::Command::new(python).args(["-c", &script]).output().expect("python runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    let ids: Vec<&str> = cln_harness::checks::CATALOGUE.iter().map(|c| c.id).collect();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (d, c) = l.split_once(' ').expect("defect and check");
+            assert!(ids.contains(&c), "misbehave.py: CHECKS names {c:?} for {d}, which is no check");
+            (d.to_owned(), c.to_owned())
+        })
+        .collect()
+}
+
+/// Which cases run against which release. The oldest and the newest run
+/// every case. A release between them runs every fixture plugin, every
+/// defect whose check has another tier in a neighbouring release (the
+/// rule changed there), and its share of the rest: defects are dealt out
+/// in turn across the middle releases, so each runs on one at least.
+/// `CLN_HARNESS_DIFF_ALL=1` runs every case on every release.
+fn selected(builds: &[Build]) -> Vec<(Build, Case)> {
+    use cln_harness::Profile;
+    let profiles: Vec<Option<Profile>> = builds.iter().map(|b| b.profile().and_then(|p| Profile::load(&p).ok())).collect();
+    let tier = |check: &str, i: usize| {
+        let def = cln_harness::checks::CATALOGUE.iter().find(|c| c.id == check)?;
+        profiles[i].as_ref().and_then(|p| def.tier_for(p))
+    };
+    let defect_checks: BTreeMap<String, String> = defects().into_iter().collect();
+    let middle = builds.len().saturating_sub(2).max(1);
+    let mut out = Vec::new();
+    for (i, b) in builds.iter().enumerate() {
+        // CLN_HARNESS_DIFF_ALL=1: every case on every release (slow).
+        let edge = i == 0 || i + 1 == builds.len() || std::env::var("CLN_HARNESS_DIFF_ALL").as_deref() == Ok("1");
+        for (n, case) in cases().into_iter().enumerate() {
+            let run = match case.0.strip_prefix("misbehave:").filter(|d| !d.is_empty()) {
+                _ if edge => true,
+                None => true,
+                Some(d) => {
+                    let check = &defect_checks[d];
+                    let changes = (i > 0 && tier(check, i) != tier(check, i - 1)) || (i + 1 < builds.len() && tier(check, i) != tier(check, i + 1));
+                    changes || n % middle == (i - 1) % middle
+                }
+            };
+            if run {
+                out.push((b.clone(), case));
+            }
+        }
+    }
+    out
 }
 
 /// A case: its name, the program and arguments, its environment.
@@ -168,7 +215,7 @@ fn cases() -> Vec<Case> {
         ("plugin:tutorial_pyln.py".into(), PathBuf::from(&python), vec![plugins.join("tutorial_pyln.py").display().to_string()], vec![]),
         ("plugin:cln-plugin-fixture".into(), PathBuf::from(cln_plugin), vec![], vec![]),
     ];
-    for d in defects() {
+    for (d, _) in defects() {
         cases.push((format!("misbehave:{d}"), plugins.join("misbehave.py"), vec![], vec![("CLN_HARNESS_DEFECT".into(), d)]));
     }
     cases
@@ -182,8 +229,8 @@ fn harness_and_real_node_agree() {
     let filter = std::env::var("CLN_HARNESS_DIFF_FILTER").unwrap_or_default();
     let mut jobs: Vec<Box<dyn FnOnce() -> (String, String, Result<cln_harness::crosscheck::Comparison, String>) + Send>> = Vec::new();
     let mut skipped = Vec::new();
-    for b in &builds {
-        for (name, program, args, env) in cases() {
+    for (b, (name, program, args, env)) in selected(&builds) {
+        {
             if !name.contains(&filter) {
                 continue;
             }
@@ -191,7 +238,6 @@ fn harness_and_real_node_agree() {
                 skipped.push(format!("{name} on {}", b.version));
                 continue;
             }
-            let b = b.clone();
             jobs.push(Box::new(move || {
                 let mut c = CrossCheck::new(&b.lightningd, &program, exe());
                 c.args = args.into_iter().map(Into::into).collect();
