@@ -184,6 +184,9 @@ fn selected(builds: &[Build]) -> Vec<(Build, Case)> {
         for (n, case) in cases().into_iter().enumerate() {
             let run = match case.0.strip_prefix("misbehave:").filter(|d| !d.is_empty()) {
                 _ if edge => true,
+                // The oldest and newest releases prove the hook rules
+                // against a node; tests/cli/hooks.rs judges every profile.
+                None if case.0.starts_with("hooks:") => false,
                 None => true,
                 Some(d) => {
                     let check = &defect_checks[d];
@@ -218,7 +221,34 @@ fn cases() -> Vec<Case> {
     for (d, _) in defects() {
         cases.push((format!("misbehave:{d}"), plugins.join("misbehave.py"), vec![], vec![("CLN_HARNESS_DEFECT".into(), d)]));
     }
+    cases.extend(hook_cases());
     cases
+}
+
+/// The hooks a real node calls here: db_write from its first database
+/// write (before init), rpc_command for every command the cross-check
+/// sends, peer_connected and custommsg when the second node connects and
+/// sends a message.
+const REAL_HOOKS: [&str; 4] = ["db_write", "rpc_command", "peer_connected", "custommsg"];
+
+/// hooks.py answering correctly, and each hook defect limited to one of
+/// the hooks a real node calls here: `hooks:<defect>@<hook>`. A hook never
+/// answered is left out: the real node waits for it for ever.
+fn hook_cases() -> Vec<Case> {
+    let script = root().join("fixtures/plugins/hooks.py");
+    let mut out: Vec<Case> = vec![("hooks:".into(), script.clone(), vec![], vec![])];
+    let defects = ["hook-error", "hook-terminated", "hook-bare-result", "hook-bad-result", "hook-exit", "hook-db-write-fail", "hook-before-init"];
+    for d in defects {
+        for h in REAL_HOOKS {
+            // These two act on db_write alone, and before init.
+            if matches!(d, "hook-db-write-fail" | "hook-before-init") && h != "db_write" {
+                continue;
+            }
+            let env = vec![("CLN_HARNESS_DEFECT".to_owned(), d.to_owned()), ("CLN_HARNESS_HOOK".to_owned(), h.to_owned())];
+            out.push((format!("hooks:{d}@{h}"), script.clone(), vec![], env));
+        }
+    }
+    out
 }
 
 #[test]
