@@ -137,7 +137,9 @@ fn known() -> Vec<Known> {
 }
 
 fn listed<'a>(known: &'a [Known], case: &str, version: &str, kind: &str) -> Option<&'a Known> {
-    known.iter().find(|k| k.case == case && k.kind == kind && k.releases.iter().any(|r| r == "*" || r == version))
+    // `prefix*` lists every case whose name starts with the prefix.
+    let names = |k: &Known| k.case.strip_suffix('*').map_or(k.case == case, |p| case.starts_with(p));
+    known.iter().find(|k| names(k) && k.kind == kind && k.releases.iter().any(|r| r == "*" || r == version))
 }
 
 /// Every defect misbehave.py knows with the check it breaks, read from the
