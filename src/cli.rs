@@ -455,7 +455,10 @@ pub fn main() -> i32 {
 /// tests and benchmarks measure the harness, apart from its plugins.
 fn self_stats() {
     let Some(path) = std::env::var_os("CLN_HARNESS_SELF_STATS") else { return };
+    #[cfg(target_os = "linux")]
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    #[cfg(not(target_os = "linux"))]
+    let status = String::new();
     let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: unknown");
     if let Err(e) = std::fs::write(&path, format!("{hwm}\n")) {
         eprintln!("error: cannot write {}: {e}", std::path::Path::new(&path).display());
