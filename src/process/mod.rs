@@ -195,7 +195,7 @@ impl PluginProcess {
     /// plugin is dead; the events it caused are attributed by it.
     pub fn consumed(&self) -> u64 {
         let queued = self.queued.load(Ordering::SeqCst) as u64;
-        let in_pipe = fionread(self.stdin_probe.as_ref()).unwrap_or(0) as u64;
+        let in_pipe = unread(self.stdin_probe.as_ref()).unwrap_or(0) as u64;
         self.sent().saturating_sub(queued).saturating_sub(in_pipe)
     }
 
@@ -226,7 +226,7 @@ impl PluginProcess {
         if self.queued.load(Ordering::SeqCst) != 0 {
             return false;
         }
-        fionread(self.stdin_probe.as_ref()).is_none_or(|n| n == 0)
+        unread(self.stdin_probe.as_ref()).is_none_or(|n| n == 0)
     }
 
     /// Closes the plugin's stdin once everything queued is written.
@@ -378,9 +378,25 @@ pub fn sees_descendants() -> bool {
     procfs()
 }
 
-/// Bytes waiting in a pipe, by `FIONREAD` on either end.
+/// Bytes waiting in a pipe, by `FIONREAD` on its read end.
 fn fionread(fd: Option<&OwnedFd>) -> Option<usize> {
     rustix::io::ioctl_fionread(fd?).ok().map(|n| n as usize)
+}
+
+/// Bytes written to a pipe and not yet read, asked on its write end. Linux
+/// answers `FIONREAD` on either end. macOS answers it on the write end with
+/// the count of a buffer that end never uses (always 0: XNU's
+/// `pipe_ioctl`), but gives the waiting bytes as `st_size` in `fstat` of
+/// the write end (`pipe_stat` reads the peer's count).
+fn unread(fd: Option<&OwnedFd>) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        fionread(fd)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        rustix::fs::fstat(fd?).ok().map(|st| st.st_size.max(0) as usize)
+    }
 }
 
 /// SIGKILL to one process; one already gone is no error.
