@@ -1251,8 +1251,7 @@ fn record_all(harness: &Harness, profiles: &[String]) -> Vec<Recorded> {
 /// One line per release: what a node of that release does with the plugin.
 fn answers(reports: &[cln_harness::Report]) {
     use cln_harness::Verdict;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "\nper release:");
+    outln!("\nper release:");
     for r in reports {
         let line = match &r.verdict {
             Verdict::Accepted if r.counts().warned > 0 => format!("runs with warnings ({} warned)", r.counts().warned),
@@ -1262,33 +1261,31 @@ fn answers(reports: &[cln_harness::Report]) {
             Verdict::Disabled { check, reason } => format!("disables itself ({check}): {reason}"),
             Verdict::Undecided { check, reason } => format!("not judged ({check}): {reason}"),
         };
-        let _ = writeln!(out, "  {:<8} {:<10} {line}", r.profile, r.lightningd_version);
+        outln!("  {:<8} {:<10} {line}", r.profile, r.lightningd_version);
     }
 }
 
 fn matrix(reports: &[cln_harness::Report]) {
     answers(reports);
-    let mut out = std::io::stdout().lock();
     let header: Vec<String> = reports.iter().map(|r| format!("{:<8}", r.profile)).collect();
-    let _ = writeln!(out, "\ncompatibility: {:<26} {}", "", header.join(" "));
+    outln!("\ncompatibility: {:<26} {}", "", header.join(" "));
     for c in CATALOGUE {
         let cells: Vec<String> =
             reports.iter().map(|r| format!("{:<8}", r.check(c.id).map(|x| x.outcome.as_str()).unwrap_or("-"))).collect();
         if cells.iter().all(|c| c.trim() == "-") {
             continue;
         }
-        let _ = writeln!(out, "  {:<38} {}", c.id, cells.join(" "));
+        outln!("  {:<38} {}", c.id, cells.join(" "));
     }
 }
 
 fn list() -> i32 {
     let profiles: Vec<Profile> = Profile::names().iter().filter_map(|n| Profile::load(n).ok()).collect();
-    let mut out = std::io::stdout().lock();
     let header: Vec<String> = profiles.iter().map(|p| format!("{:<7}", p.name)).collect();
-    let _ = writeln!(out, "{:<32} {}  requirement", "check", header.join(" "));
+    outln!("{:<32} {}  requirement", "check", header.join(" "));
     for c in CATALOGUE {
         let tiers: Vec<String> = profiles.iter().map(|p| format!("{:<7}", c.tier_for(p).map(|t| t.as_str()).unwrap_or("-"))).collect();
-        let _ = writeln!(out, "{:<32} {}  {}", c.id, tiers.join(" "), c.requirement);
+        outln!("{:<32} {}  {}", c.id, tiers.join(" "), c.requirement);
     }
     EXIT_OK
 }

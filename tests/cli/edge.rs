@@ -279,3 +279,13 @@ fn several_releases_share_a_lightning_dir_in_turn() {
     assert_eq!(doc["runs"].as_array().map(Vec::len), Some(2), "{doc}");
     assert!(doc.get("error").is_none(), "{doc}");
 }
+
+/// A stdout that cannot take the output (a full disk) is the harness's
+/// failure, unlike a reader that went away.
+#[test]
+fn a_stdout_that_cannot_be_written_is_exit_2() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("cln-harness")).arg("list").stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: cannot write to stdout: No space left on device"), "{out:?}");
+}
