@@ -149,10 +149,18 @@ mod tests {
     #[test]
     fn poll_select_and_epoll_are_waiting_on_each_architecture() {
         for nr in [7, 23, 232, 281, 271, 270, 441] {
-            assert_eq!(judge(&[('S', Some(&format!("{nr} 0x5 0x1 0x0 0x0 0x0 0x0 0x7ffc 0x7f12")))], Some(&X86_64)), Activity::Waiting, "{nr}");
+            assert_eq!(
+                judge(&[('S', Some(&format!("{nr} 0x5 0x1 0x0 0x0 0x0 0x0 0x7ffc 0x7f12")))], Some(&X86_64)),
+                Activity::Waiting,
+                "{nr}"
+            );
         }
         for nr in [22, 72, 73, 441] {
-            assert_eq!(judge(&[('S', Some(&format!("{nr} 0x5 0x1 0x0 0x0 0x0 0x0 0xfffc 0xff12")))], Some(&GENERIC)), Activity::Waiting, "{nr}");
+            assert_eq!(
+                judge(&[('S', Some(&format!("{nr} 0x5 0x1 0x0 0x0 0x0 0x0 0xfffc 0xff12")))], Some(&GENERIC)),
+                Activity::Waiting,
+                "{nr}"
+            );
         }
         // x86_64's poll (7) is aarch64's fsetxattr.
         assert_eq!(judge(&[('S', Some("7 0x5 0x1 0x0 0x0 0x0 0x0 0xfffc 0xff12"))], Some(&GENERIC)), Activity::Busy);
@@ -185,8 +193,15 @@ mod tests {
     fn the_native_table_matches_libc() {
         #[cfg(all(target_arch = "x86_64", target_pointer_width = "64"))]
         {
-            let libc_waits =
-                [libc::SYS_poll, libc::SYS_select, libc::SYS_epoll_wait, libc::SYS_epoll_pwait, libc::SYS_ppoll, libc::SYS_pselect6, libc::SYS_epoll_pwait2];
+            let libc_waits = [
+                libc::SYS_poll,
+                libc::SYS_select,
+                libc::SYS_epoll_wait,
+                libc::SYS_epoll_pwait,
+                libc::SYS_ppoll,
+                libc::SYS_pselect6,
+                libc::SYS_epoll_pwait2,
+            ];
             assert_eq!(X86_64.read, libc::SYS_read);
             assert_eq!(X86_64.waits, &libc_waits[..]);
         }

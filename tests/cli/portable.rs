@@ -228,7 +228,11 @@ fn linux_only_interfaces_are_behind_a_linux_cfg() {
             bad.push(format!("{}:{u}", f.strip_prefix(root()).unwrap_or(f).display()));
         }
     }
-    assert!(bad.is_empty(), "Linux-only interfaces used outside a #[cfg(target_os = \"linux\")] item (macOS builds break):\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "Linux-only interfaces used outside a #[cfg(target_os = \"linux\")] item (macOS builds break):\n{}",
+        bad.join("\n")
+    );
 }
 
 /// The audit itself: what it must flag and what it must let through.
