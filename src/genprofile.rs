@@ -105,7 +105,7 @@ fn help_run(lightningd: &Path, args: &[String]) -> Result<String, GenError> {
             Ok(None) if start.elapsed() < RUN_DEADLINE => std::thread::sleep(Duration::from_millis(20)),
             _ => {
                 // The whole group: lightningd and the plugins it started.
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                crate::process::kill_group(child.id() as i32);
                 let _ = child.wait();
                 return Err(GenError::Run {
                     path: lightningd.to_owned(),
@@ -116,7 +116,7 @@ fn help_run(lightningd: &Path, args: &[String]) -> Result<String, GenError> {
         }
     }
     // Plugins lightningd left behind die with their group.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    crate::process::kill_group(child.id() as i32);
     let mut text = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
     text.push_str(&String::from_utf8_lossy(&err.join().unwrap_or_default()));
     Ok(text)

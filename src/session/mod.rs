@@ -22,7 +22,7 @@ use crate::events::{Direction, Event, Frame, Sink};
 use crate::init::{self, Configuration, InitVerdict, OptionSetting};
 use crate::manifest::{self, Finding, Manifest};
 use crate::messages::{self, Notice};
-use crate::process::{strerror, Output, Spawn};
+use crate::process::{strerror, Activity, Output, Spawn};
 use crate::profile::Profile;
 use crate::report::{LogLine, Report, Verdict};
 use crate::rpc::MockRpc;
@@ -489,6 +489,11 @@ pub(crate) const MAX_DEPTH: usize = 1000;
 /// Leftover processes named in `lifecycle/children`.
 const MAX_CHILDREN_SHOWN: usize = 20;
 
+/// Where a plugin's threads cannot be seen, how long it must have been
+/// silent, with everything read, before the next input is sent: without
+/// it, answers and log lines would be charged to the input after theirs.
+const UNSEEN_QUIET: Duration = Duration::from_millis(50);
+
 /// Why a wait for an answer ended without one.
 enum Waited {
     Answer(Message, Duration),
@@ -597,6 +602,17 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         if self.ended_processes == 0 {
             return;
         }
+        if !crate::process::sees_descendants() {
+            // Not a pass: no leftover found is not no leftover.
+            self.rec.record(
+                CheckId::LIFECYCLE_CHILDREN,
+                Outcome::Skip,
+                "not checked: this platform does not show the harness a plugin's descendants (no /proc); the plugin's process group was killed, and a process that left it may still be running".into(),
+                None,
+                None,
+            );
+            return;
+        }
         if self.leftover_total == 0 {
             self.rec.pass(
                 CheckId::LIFECYCLE_CHILDREN,
@@ -668,9 +684,15 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// none of its threads is running, and what it wrote has been taken
     /// here. Then whatever it answered or logged is attributed to the input
     /// just sent. True if its stdout hit EOF.
+    ///
+    /// Where the threads cannot be seen ([`Activity::Unseen`]: macOS), the
+    /// plugin has read everything and been quiet for [`UNSEEN_QUIET`]: a
+    /// pace, not evidence, so the plugin is never noted as settled then.
     fn settle(&mut self, c: &mut Conn, deadline: Instant) -> bool {
+        let mut last_output = Instant::now();
         loop {
             while let Some(out) = c.proc.try_output() {
+                last_output = Instant::now();
                 if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
                     self.killed(f);
                 }
@@ -679,10 +701,16 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 return c.stdout_eof;
             }
             let now = Instant::now();
-            let done = c.proc.drained() && c.proc.idle() && c.proc.stdout_taken();
-            if done {
-                c.settled_at = Some(c.proc.sent());
-            }
+            let read_all = c.proc.drained() && c.proc.stdout_taken();
+            let done = read_all
+                && match c.proc.activity() {
+                    Activity::Waiting => {
+                        c.settled_at = Some(c.proc.sent());
+                        true
+                    }
+                    Activity::Busy => false,
+                    Activity::Unseen => now.duration_since(last_output) >= UNSEEN_QUIET,
+                };
             if done || now >= deadline {
                 // What the reader thread forwarded meanwhile.
                 while let Some(out) = c.proc.try_output() {
@@ -693,6 +721,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 return c.stdout_eof;
             }
             if let Some(out) = c.proc.next_output((now + Duration::from_millis(1)).min(deadline)) {
+                last_output = Instant::now();
                 if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
                     self.killed(f);
                 }
