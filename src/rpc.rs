@@ -139,7 +139,7 @@ impl MockRpc {
             stats: Stats::default(),
             api: profile.rpc_data("commands.json").and_then(|b| api::Api::parse(b).ok()),
             allow_deprecated: AtomicBool::new(true),
-            datastore: Mutex::new(state::Datastore::default()),
+            datastore: Mutex::new(state::Datastore::seeded(profile.rpc_answer("listdatastore").as_ref())),
             notes: Mutex::new(Vec::new()),
         });
         let thread = {
