@@ -6,6 +6,7 @@
 
 mod api;
 mod filter;
+mod node;
 mod server;
 mod state;
 
@@ -22,6 +23,12 @@ use serde_json::{json, Value};
 
 use crate::checks::CheckId;
 use crate::profile::Profile;
+
+pub(crate) use node::NodeView;
+
+/// Where the session puts the node `init` described, for `listconfigs`
+/// and `getinfo` to describe the same one.
+pub(crate) type NodeSlot = Arc<Mutex<Option<NodeView>>>;
 
 /// One call the plugin made.
 #[derive(Clone, Debug, Serialize)]
@@ -84,6 +91,8 @@ struct Shared {
     datastore: Mutex<state::Datastore>,
     /// What the calls broke, distinct and capped.
     notes: Mutex<Vec<RpcFinding>>,
+    /// The node `init` described, once it was sent.
+    node: NodeSlot,
 }
 
 /// Distinct findings kept per run; a plugin repeating a wrong call in a
@@ -141,6 +150,7 @@ impl MockRpc {
             allow_deprecated: AtomicBool::new(true),
             datastore: Mutex::new(state::Datastore::seeded(profile.rpc_answer("listdatastore").as_ref())),
             notes: Mutex::new(Vec::new()),
+            node: Arc::new(Mutex::new(None)),
         });
         let thread = {
             let (stop, shared) = (stop.clone(), shared.clone());
@@ -152,6 +162,12 @@ impl MockRpc {
     /// The calls so far (at most `Limits::recorded_calls` of them).
     pub fn calls(&self) -> Vec<RpcCall> {
         self.shared.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Where the node `init` describes goes, so `listconfigs` and
+    /// `getinfo` agree with it.
+    pub(crate) fn node_slot(&self) -> NodeSlot {
+        self.shared.node.clone()
     }
 
     /// Sets lightningd's `allow-deprecated-apis` (default true): without
@@ -354,6 +370,13 @@ impl Shared {
         if method == "getinfo" {
             result["lightning-dir"] = Value::from(self.lightning_dir.clone());
             result["version"] = Value::from(self.profile.version.clone());
+        }
+        if let Some(node) = self.node.lock().ok().and_then(|n| n.clone()) {
+            match method {
+                "getinfo" => node.getinfo(&mut result),
+                "listconfigs" => node.listconfigs(&mut result),
+                _ => {}
+            }
         }
         json!({ "result": result })
     }

@@ -1,0 +1,253 @@
+//! The node the plugin is told about, once for `init.configuration` and
+//! again in the mock's `listconfigs` and `getinfo`: the same lightning-dir,
+//! rpc-file, network, deprecated-API switch, and the plugin's own options
+//! with the values its `init` carried, in the release's `listconfigs` shape
+//! (lightningd's `configs` entries with their `source`, and the flat
+//! `plugins` list of releases before v24.11).
+
+use serde_json::{json, Map, Value};
+
+use crate::manifest::OptionDecl;
+
+/// What the captured answers call the lightning-dir; replaced by the run's.
+const CAPTURED_DIR: &str = "/home/user/.lightning";
+
+/// One of the plugin's options as lightningd holds it after start-up.
+#[derive(Clone, Debug)]
+struct PluginOption {
+    decl: OptionDecl,
+    /// The value `init.options` carried, if any.
+    value: Option<Value>,
+    /// Given by the user (lightningd: on the command line), not a default.
+    given: bool,
+}
+
+/// The run's node, as `init` described it.
+#[derive(Clone, Debug)]
+pub struct NodeView {
+    /// `init.configuration.lightning-dir`: lightningd's network directory.
+    pub netdir: String,
+    pub rpc_file: String,
+    pub network: String,
+    pub allow_deprecated: bool,
+    /// The plugin as `--plugin=` named it, and its short name.
+    pub plugin_path: String,
+    pub plugin_name: String,
+    options: Vec<PluginOption>,
+}
+
+impl NodeView {
+    /// The node an `init` request describes: `init_params` is its `params`
+    /// text, `declared` the manifest's options, `given` the names of the
+    /// options the user set.
+    pub fn from_init(init_params: &str, declared: &[OptionDecl], given: &[String], plugin_path: &str, allow_deprecated: bool) -> NodeView {
+        let params: Value = serde_json::from_str(init_params).unwrap_or(Value::Null);
+        let conf = &params["configuration"];
+        let text = |k: &str| conf.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let options = declared
+            .iter()
+            .map(|d| PluginOption { decl: d.clone(), value: params["options"].get(&d.name).cloned(), given: given.contains(&d.name) })
+            .collect();
+        let plugin_name = std::path::Path::new(plugin_path).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+        NodeView {
+            netdir: text("lightning-dir"),
+            rpc_file: text("rpc-file"),
+            network: text("network"),
+            allow_deprecated,
+            plugin_path: plugin_path.to_owned(),
+            plugin_name,
+            options,
+        }
+    }
+
+    /// The lightning-dir lightningd was started with: the network directory
+    /// is `<lightning-dir>/<network>`.
+    pub fn base_dir(&self) -> String {
+        match self.netdir.rsplit_once('/') {
+            Some(("", _)) => "/".to_owned(),
+            Some((base, _)) => base.to_owned(),
+            None => self.netdir.clone(),
+        }
+    }
+
+    /// Makes a `listconfigs` result describe this node.
+    pub fn listconfigs(&self, result: &mut Value) {
+        let base = self.base_dir();
+        rebase(result, &base);
+        if let Some(Value::Object(configs)) = result.get_mut("configs") {
+            configs.insert("lightning-dir".into(), json!({"value_str": base, "source": "cmdline"}));
+            configs.insert("network".into(), json!({"value_str": self.network, "source": "cmdline"}));
+            configs.insert("rpc-file".into(), json!({"value_str": self.rpc_file, "source": "default"}));
+            configs.insert("allow-deprecated-apis".into(), json!({"value_bool": self.allow_deprecated, "source": "cmdline"}));
+            let plugin = configs.entry("plugin").or_insert_with(|| json!({"values_str": [], "sources": []}));
+            push(plugin, "values_str", json!(self.plugin_path));
+            push(plugin, "sources", json!("cmdline"));
+            for o in &self.options {
+                if let Some(entry) = self.config_entry(o) {
+                    configs.insert(o.decl.name.clone(), entry);
+                }
+            }
+        }
+        // The flat members: the only ones before v23.08, beside `configs`
+        // until v24.05.
+        if let Some(flat) = result.as_object_mut().filter(|m| m.get("lightning-dir").is_some_and(Value::is_string)) {
+            flat.insert("lightning-dir".into(), json!(base));
+            flat.insert("network".into(), json!(self.network));
+            flat.insert("rpc-file".into(), json!(self.rpc_file));
+            flat.insert("allow-deprecated-apis".into(), json!(self.allow_deprecated));
+            let plugins = flat.entry("plugins").or_insert_with(|| json!([]));
+            if let Value::Array(list) = plugins {
+                list.push(self.flat_plugin());
+            }
+        }
+    }
+
+    /// Makes a `getinfo` result describe this node.
+    pub fn getinfo(&self, result: &mut Value) {
+        if let Value::Object(m) = result {
+            m.insert("lightning-dir".into(), json!(self.netdir));
+            m.insert("network".into(), json!(self.network));
+        }
+    }
+
+    /// The `configs` entry of one plugin option (lightningd's
+    /// `json_add_configval`): none for an unset option without default.
+    fn config_entry(&self, o: &PluginOption) -> Option<Value> {
+        let source = if o.given { "cmdline" } else { "default" };
+        let mut e = Map::new();
+        if o.decl.multi {
+            let values: Vec<Value> = match &o.value {
+                Some(Value::Array(a)) => a.clone(),
+                Some(v) => vec![v.clone()],
+                None => vec![],
+            };
+            let key = match o.decl.ty.as_str() {
+                "int" => "values_int",
+                "bool" => "values_bool",
+                _ => "values_str",
+            };
+            e.insert("sources".into(), Value::Array(values.iter().map(|_| json!(source)).collect()));
+            e.insert(key.into(), Value::Array(values));
+        } else if o.decl.ty == "flag" {
+            e.insert("set".into(), json!(o.value.as_ref().is_some_and(|v| v == &Value::Bool(true))));
+            e.insert("source".into(), json!(source));
+        } else {
+            let v = o.value.clone()?;
+            let key = match o.decl.ty.as_str() {
+                "int" => "value_int",
+                "bool" => "value_bool",
+                _ => "value_str",
+            };
+            e.insert(key.into(), v);
+            e.insert("source".into(), json!(source));
+        }
+        e.insert("plugin".into(), json!(self.plugin_path));
+        if o.decl.dynamic {
+            e.insert("dynamic".into(), json!(true));
+        }
+        Some(Value::Object(e))
+    }
+
+    /// The plugin's entry in the flat `plugins` list (lightningd's
+    /// `json_add_opt_plugins_array`): unset options are `null` while
+    /// deprecated APIs are allowed, and absent otherwise.
+    fn flat_plugin(&self) -> Value {
+        let mut p = json!({"path": self.plugin_path, "name": self.plugin_name});
+        if self.options.is_empty() {
+            return p;
+        }
+        let mut opts = Map::new();
+        for o in &self.options {
+            if o.decl.deprecated && !self.allow_deprecated {
+                continue;
+            }
+            match (&o.value, o.decl.multi) {
+                (Some(v), _) => {
+                    opts.insert(o.decl.name.clone(), v.clone());
+                }
+                (None, true) => {
+                    opts.insert(o.decl.name.clone(), json!([]));
+                }
+                (None, false) if self.allow_deprecated => {
+                    opts.insert(o.decl.name.clone(), Value::Null);
+                }
+                (None, false) => {}
+            }
+        }
+        p["options"] = Value::Object(opts);
+        p
+    }
+}
+
+fn push(entry: &mut Value, key: &str, v: Value) {
+    match entry.get_mut(key) {
+        Some(Value::Array(a)) => a.push(v),
+        _ => entry[key] = json!([v]),
+    }
+}
+
+/// Paths under the captured lightning-dir, moved under the run's.
+fn rebase(v: &mut Value, base: &str) {
+    match v {
+        Value::String(s) if s.starts_with(CAPTURED_DIR) => *s = format!("{base}{}", &s[CAPTURED_DIR.len()..]),
+        Value::Array(a) => a.iter_mut().for_each(|x| rebase(x, base)),
+        Value::Object(m) => m.values_mut().for_each(|x| rebase(x, base)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decl(name: &str, ty: &str, default: Option<&str>, multi: bool, dynamic: bool) -> OptionDecl {
+        OptionDecl { name: name.into(), ty: ty.into(), default: default.map(Into::into), multi, dynamic, deprecated: false }
+    }
+
+    fn view() -> NodeView {
+        let params = r#"{"options":{"opts-greeting":"hi","opts-count":3,"opts-verbose":true,"opts-peer":["a","b"],"opts-dyn":"x"},
+            "configuration":{"lightning-dir":"/tmp/h/regtest","rpc-file":"lightning-rpc","startup":true,"network":"regtest"}}"#;
+        let declared = [
+            decl("opts-greeting", "string", Some("World"), false, false),
+            decl("opts-count", "int", Some("3"), false, false),
+            decl("opts-verbose", "flag", None, false, false),
+            decl("opts-quiet", "flag", None, false, false),
+            decl("opts-peer", "string", None, true, false),
+            decl("opts-unset", "string", None, false, false),
+            decl("opts-dyn", "string", Some("x"), false, true),
+        ];
+        let given = ["opts-greeting".to_owned(), "opts-verbose".to_owned(), "opts-peer".to_owned()];
+        NodeView::from_init(params, &declared, &given, "/p/opts.py", true)
+    }
+
+    /// The shapes lightningd v26.06.6 and v23.02.2 answered for a plugin
+    /// started with `--opts-greeting=hi --opts-peer=a --opts-peer=b --opts-verbose`.
+    #[test]
+    fn plugin_options_appear_as_lightningd_lists_them() {
+        let v = view();
+        let mut new = json!({"configs": {"lightning-dir": {"value_str": "/home/user/.lightning", "source": "cmdline"},
+            "pid-file": {"value_str": "/home/user/.lightning/lightningd-regtest.pid", "source": "default"},
+            "plugin": {"values_str": [], "sources": []}}});
+        v.listconfigs(&mut new);
+        let c = &new["configs"];
+        assert_eq!(c["lightning-dir"]["value_str"], "/tmp/h");
+        assert_eq!(c["pid-file"]["value_str"], "/tmp/h/lightningd-regtest.pid");
+        assert_eq!(c["plugin"], json!({"values_str": ["/p/opts.py"], "sources": ["cmdline"]}));
+        assert_eq!(c["opts-greeting"], json!({"value_str": "hi", "source": "cmdline", "plugin": "/p/opts.py"}));
+        assert_eq!(c["opts-count"], json!({"value_int": 3, "source": "default", "plugin": "/p/opts.py"}));
+        assert_eq!(c["opts-verbose"], json!({"set": true, "source": "cmdline", "plugin": "/p/opts.py"}));
+        assert_eq!(c["opts-quiet"], json!({"set": false, "source": "default", "plugin": "/p/opts.py"}));
+        assert_eq!(c["opts-peer"], json!({"values_str": ["a", "b"], "sources": ["cmdline", "cmdline"], "plugin": "/p/opts.py"}));
+        assert!(c.get("opts-unset").is_none());
+        assert_eq!(c["opts-dyn"], json!({"value_str": "x", "source": "default", "plugin": "/p/opts.py", "dynamic": true}));
+
+        let mut old = json!({"lightning-dir": "/home/user/.lightning", "network": "regtest", "plugins": []});
+        v.listconfigs(&mut old);
+        assert_eq!(old["lightning-dir"], "/tmp/h");
+        assert_eq!(
+            old["plugins"][0],
+            json!({"path": "/p/opts.py", "name": "opts.py", "options": {"opts-greeting": "hi", "opts-count": 3, "opts-verbose": true,
+                "opts-quiet": null, "opts-peer": ["a", "b"], "opts-unset": null, "opts-dyn": "x"}})
+        );
+    }
+}
