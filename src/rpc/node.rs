@@ -179,6 +179,47 @@ impl NodeView {
     }
 }
 
+/// `listconfigs` as lightningd answers it for the given `params` and
+/// deprecated-API switch: one config when `config` names it (lightningd's
+/// error when it names none); the flat members beside `configs` only while
+/// deprecated APIs are allowed (v23.11 to v24.05). `Err` is the error.
+pub fn listconfigs_params(result: &mut Value, params: &Value, allow_deprecated: bool, hides_token: bool) -> Result<(), Value> {
+    let config = match params {
+        Value::Object(m) => m.get("config"),
+        Value::Array(a) => a.first(),
+        _ => None,
+    }
+    .filter(|v| !v.is_null());
+    let Value::Object(members) = result else { return Ok(()) };
+    let modern = members.contains_key("configs");
+    if modern && !allow_deprecated {
+        members.retain(|k, _| k == "configs");
+    }
+    let Some(config) = config else { return Ok(()) };
+    let name = config.as_str().map(str::to_owned).unwrap_or_else(|| config.to_string());
+    if modern {
+        let known = members.get("configs").and_then(|c| c.get(&name)).is_some();
+        if !known {
+            let message = if hides_token {
+                "config: Unknown config option: invalid token (see logs for details)".to_owned()
+            } else {
+                format!("config: Unknown config option: invalid token '{}'", config.as_str().unwrap_or(&name))
+            };
+            return Err(json!({"code": -32602, "message": message}));
+        }
+        if let Some(Value::Object(c)) = members.get_mut("configs") {
+            c.retain(|k, _| *k == name);
+        }
+        members.retain(|k, _| k == "configs" || *k == name);
+    } else {
+        if !members.contains_key(&name) || name.starts_with('#') {
+            return Err(json!({"code": -32602, "message": format!("Unknown config option {name}")}));
+        }
+        members.retain(|k, _| *k == name);
+    }
+    Ok(())
+}
+
 fn push(entry: &mut Value, key: &str, v: Value) {
     match entry.get_mut(key) {
         Some(Value::Array(a)) => a.push(v),
@@ -244,6 +285,19 @@ mod tests {
         let mut old = json!({"lightning-dir": "/home/user/.lightning", "network": "regtest", "plugins": []});
         v.listconfigs(&mut old);
         assert_eq!(old["lightning-dir"], "/tmp/h");
+        let mut one = old.clone();
+        listconfigs_params(&mut one, &json!({"config": "network"}), true, false).unwrap();
+        assert_eq!(one, json!({"network": "regtest"}));
+        let e = listconfigs_params(&mut old.clone(), &json!(["nope"]), true, false).unwrap_err();
+        assert_eq!(e["message"], "Unknown config option nope");
+        let mut both =
+            json!({"# version": "v24.05", "fee-base": 1, "configs": {"fee-base": {"value_int": 1, "source": "default"}, "alias": {}}});
+        listconfigs_params(&mut both, &json!({}), false, false).unwrap();
+        assert_eq!(both.as_object().unwrap().keys().collect::<Vec<_>>(), ["configs"]);
+        listconfigs_params(&mut both, &json!({"config": "fee-base"}), false, false).unwrap();
+        assert_eq!(both, json!({"configs": {"fee-base": {"value_int": 1, "source": "default"}}}));
+        let e = listconfigs_params(&mut both, &json!({"config": "nope"}), true, true).unwrap_err();
+        assert_eq!(e["message"], "config: Unknown config option: invalid token (see logs for details)");
         assert_eq!(
             old["plugins"][0],
             json!({"path": "/p/opts.py", "name": "opts.py", "options": {"opts-greeting": "hi", "opts-count": 3, "opts-verbose": true,
