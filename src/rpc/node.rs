@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::init::Configuration;
 use crate::manifest::OptionDecl;
 
 /// What the captured answers call the lightning-dir; replaced by the run's.
@@ -37,22 +38,37 @@ pub struct NodeView {
 }
 
 impl NodeView {
-    /// The node an `init` request describes: `init_params` is its `params`
-    /// text, `declared` the manifest's options, `given` the names of the
-    /// options the user set.
-    pub fn from_init(init_params: &str, declared: &[OptionDecl], given: &[String], plugin_path: &str, allow_deprecated: bool) -> NodeView {
+    /// The node an `init` request describes: `config` is its
+    /// `configuration`, `init_params` its `params` text, `declared` the
+    /// manifest's options, `given` the names of the options the user set.
+    pub fn from_init(
+        config: &Configuration,
+        init_params: &str,
+        declared: &[OptionDecl],
+        given: &[String],
+        plugin_path: &str,
+        allow_deprecated: bool,
+    ) -> NodeView {
         let params: Value = serde_json::from_str(init_params).unwrap_or(Value::Null);
-        let conf = &params["configuration"];
-        let text = |k: &str| conf.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        // An int copied verbatim (`0x10`) makes params invalid JSON (§6.1);
+        // lightningd holds the number strtol read.
+        let lenient = || crate::jsmn::Doc::parse(init_params.as_bytes());
         let options = declared
             .iter()
-            .map(|d| PluginOption { decl: d.clone(), value: params["options"].get(&d.name).cloned(), given: given.contains(&d.name) })
+            .map(|d| {
+                let value = params["options"].get(&d.name).cloned().or_else(|| {
+                    let doc = lenient()?;
+                    let text = doc.root().get("options")?.get(&d.name)?.text();
+                    crate::jsmn::strtol(&text).ok().map(Value::from)
+                });
+                PluginOption { decl: d.clone(), value, given: given.contains(&d.name) }
+            })
             .collect();
         let plugin_name = std::path::Path::new(plugin_path).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
         NodeView {
-            netdir: text("lightning-dir"),
-            rpc_file: text("rpc-file"),
-            network: text("network"),
+            netdir: config.lightning_dir.clone(),
+            rpc_file: config.rpc_file.clone(),
+            network: config.network.clone(),
             allow_deprecated,
             plugin_path: plugin_path.to_owned(),
             plugin_name,
@@ -258,7 +274,11 @@ mod tests {
             decl("opts-dyn", "string", Some("x"), false, true),
         ];
         let given = ["opts-greeting".to_owned(), "opts-verbose".to_owned(), "opts-peer".to_owned()];
-        NodeView::from_init(params, &declared, &given, "/p/opts.py", true)
+        NodeView::from_init(&v_config(), params, &declared, &given, "/p/opts.py", true)
+    }
+
+    fn v_config() -> Configuration {
+        Configuration { lightning_dir: "/tmp/h/regtest".into(), rpc_file: "lightning-rpc".into(), startup: true, network: "regtest".into() }
     }
 
     /// The shapes lightningd v26.06.6 and v23.02.2 answered for a plugin
@@ -281,6 +301,15 @@ mod tests {
         assert_eq!(c["opts-peer"], json!({"values_str": ["a", "b"], "sources": ["cmdline", "cmdline"], "plugin": "/p/opts.py"}));
         assert!(c.get("opts-unset").is_none());
         assert_eq!(c["opts-dyn"], json!({"value_str": "x", "source": "default", "plugin": "/p/opts.py", "dynamic": true}));
+
+        // An int copied verbatim makes init invalid JSON; the value shown
+        // is the number lightningd read.
+        let bad = r#"{"options":{"opts-count":0x10},"configuration":{}}"#;
+        let hex = NodeView::from_init(&v_config(), bad, &[decl("opts-count", "int", None, false, false)], &[], "/p/opts.py", true);
+        let mut c = json!({"configs": {}});
+        hex.listconfigs(&mut c);
+        assert_eq!(c["configs"]["opts-count"]["value_int"], 16);
+        assert_eq!(c["configs"]["lightning-dir"]["value_str"], "/tmp/h");
 
         let mut old = json!({"lightning-dir": "/home/user/.lightning", "network": "regtest", "plugins": []});
         v.listconfigs(&mut old);

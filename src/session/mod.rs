@@ -894,7 +894,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         if let Some(slot) = &self.rpc_node {
             let given: Vec<String> = self.h.options.iter().map(|o| o.name.clone()).collect();
             let path = self.program.plugin.display().to_string();
-            let view = crate::rpc::NodeView::from_init(&params, &manifest.options, &given, &path, self.h.allow_deprecated_apis);
+            let view = crate::rpc::NodeView::from_init(&config, &params, &manifest.options, &given, &path, self.h.allow_deprecated_apis);
             if let Ok(mut n) = slot.lock() {
                 *n = Some(view);
             }
