@@ -652,3 +652,34 @@ fn rpc_answers_agree_with_the_real_node() {
     eprintln!("rpc: {agreed} replies agree with the real node, {} listed differences", listed_seen.len());
     assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
 }
+
+/// `cln-harness capture-rpc` on the real builds: the answers it would
+/// write name no path, port or backend of the capture's own machine, and
+/// `listconfigs` has every config with its source.
+#[test]
+fn captured_rpc_answers_are_machine_free() {
+    let Some(builds) = builds() else { return };
+    for b in builds.iter().filter(|b| b.version.starts_with("v26.06") || b.version.starts_with("v23.02")) {
+        let c = cln_harness::capture::capture(b, &exe()).unwrap_or_else(|e| panic!("{}: {e}", b.version));
+        let root = b.lightningd.parent().unwrap().parent().unwrap().display().to_string();
+        for (method, v) in &c.answers {
+            let text = v.to_string();
+            for bad in [root.as_str(), "/tmp/", "cln-harness-backend", "\"127.0.0.1:"] {
+                assert!(!text.contains(bad), "{} {method}: {bad} in {text}", b.version);
+            }
+        }
+        let lc = &c.answers["listconfigs"];
+        let configs = lc.get("configs").and_then(|c| c.as_object()).cloned().unwrap_or_else(|| lc.as_object().unwrap().clone());
+        // v23.02's flat answer lists plugin options under `plugins`.
+        let least = if lc.get("configs").is_some() { 60 } else { 40 };
+        assert!(configs.len() > least, "{}: {} configs", b.version, configs.len());
+        if let Some(modern) = lc.get("configs").and_then(|c| c.as_object()) {
+            for (name, e) in modern {
+                assert!(e.get("source").or(e.get("sources")).is_some(), "{} {name}: no source in {e}", b.version);
+            }
+            assert_eq!(modern["plugin"]["values_str"], serde_json::json!([]), "{}: the capture's backend is left out", b.version);
+        }
+        assert_eq!(c.answers["getinfo"]["blockheight"], 0, "{}", b.version);
+        assert!(c.answers["listinvoices"]["invoices"].as_array().is_some_and(|i| i.len() == 1), "{}: the capture's invoice", b.version);
+    }
+}
