@@ -584,6 +584,10 @@ fn rpc_mock(profile: &str, calls: &str, allow_deprecated: bool) -> Result<Vec<se
     Ok(r.log.iter().filter_map(|l| l.message.strip_prefix("reply ").and_then(|t| serde_json::from_str(t).ok())).collect())
 }
 
+/// One build's run of the RPC section: its version, whether deprecated
+/// APIs were allowed, and lightningd's and the mock's replies.
+type RpcRun = (String, bool, Result<(Vec<serde_json::Value>, Vec<serde_json::Value>), String>);
+
 /// The mock lightning-rpc answers rpc_caller's calls (built-in commands,
 /// then wrong and deprecated calls) as the real node does: the same error
 /// codes and words, answers of the same shape; with deprecated APIs
@@ -599,8 +603,7 @@ fn rpc_answers_agree_with_the_real_node() {
     let calls = rpc_calls();
     assert!(calls.len() > 20, "{} calls", calls.len());
     let text = calls.join("\n");
-    let mut jobs: Vec<Box<dyn FnOnce() -> (String, bool, Result<(Vec<serde_json::Value>, Vec<serde_json::Value>), String>) + Send>> =
-        Vec::new();
+    let mut jobs: Vec<Box<dyn FnOnce() -> RpcRun + Send>> = Vec::new();
     for b in &builds {
         for allow in [true, false] {
             let (b, text) = (b.clone(), text.clone());
