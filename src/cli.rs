@@ -94,6 +94,21 @@ enum Command {
     /// Print docs/changes.md: what changed for plugins, release by release.
     #[command(hide = true)]
     Changes,
+    /// Write the mock RPC's answers from a real lightningd build.
+    #[command(hide = true)]
+    CaptureRpc(CaptureRpcArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CaptureRpcArgs {
+    /// The build's lightningd binary (its plugins in `../plugins/`); give
+    /// it once per build.
+    #[arg(long, value_name = "PATH", required = true)]
+    lightningd: Vec<PathBuf>,
+
+    /// Where the mock RPC's answers live.
+    #[arg(long, default_value = "fixtures/rpc", value_name = "DIR")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -473,6 +488,7 @@ pub fn main() -> i32 {
         Command::Backend => backend(),
         Command::Crosscheck(args) => crosscheck(args),
         Command::GenProfile(args) => gen_profile(args),
+        Command::CaptureRpc(args) => capture_rpc(args),
         Command::Changes => match cln_harness::changes::markdown() {
             Ok(page) => {
                 out!("{page}");
@@ -534,6 +550,32 @@ fn effective_list(out: &std::path::Path, name: &str, file: &str) -> Option<Strin
 /// Names only, comments and order aside.
 fn names_of(text: &str) -> std::collections::BTreeSet<&str> {
     text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+}
+
+fn capture_rpc(args: CaptureRpcArgs) -> i32 {
+    use cln_harness::{capture, lightningd::Build};
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find cln-harness's own executable: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut code = EXIT_OK;
+    for path in &args.lightningd {
+        let written = Build::at(path)
+            .map_err(capture::CaptureError::from)
+            .and_then(|b| capture::capture(&b, &exe))
+            .and_then(|c| capture::write(&c, &args.out));
+        match written {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                code = EXIT_FAILED;
+            }
+        }
+    }
+    code
 }
 
 fn gen_profile(args: GenProfileArgs) -> i32 {

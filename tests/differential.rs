@@ -546,3 +546,221 @@ fn captures_are_what_the_real_node_sends() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+// RPC: the mock lightning-rpc against the real one, on the same calls.
+
+/// The calls of `fixtures/differential/rpc-calls.txt`, in rpc_caller's
+/// action format.
+fn rpc_calls() -> Vec<String> {
+    let path = root().join("fixtures/differential/rpc-calls.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().map(str::trim).filter(|l| l.starts_with("call ")).map(str::to_owned).collect()
+}
+
+/// Where the shapes of two answers differ: members one has and the other
+/// lacks, and JSON types that differ. Arrays are compared by their first
+/// items, where both have one.
+fn rpc_shape_diff(path: &str, real: &serde_json::Value, mock: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    match (real, mock) {
+        (Value::Object(r), Value::Object(m)) => {
+            for (k, v) in r {
+                match m.get(k) {
+                    Some(w) => rpc_shape_diff(&format!("{path}.{k}"), v, w, out),
+                    None => out.push(format!("{path}.{k} only from lightningd")),
+                }
+            }
+            for k in m.keys().filter(|k| !r.contains_key(*k)) {
+                out.push(format!("{path}.{k} only from the mock"));
+            }
+        }
+        (Value::Array(r), Value::Array(m)) => {
+            if let (Some(a), Some(b)) = (r.first(), m.first()) {
+                rpc_shape_diff(&format!("{path}[]"), a, b, out);
+            }
+        }
+        (a, b) if kind(a) != kind(b) => out.push(format!("{path}: lightningd {} {a}, mock {} {b}", kind(a), kind(b))),
+        _ => {}
+    }
+}
+
+/// How one reply of the mock differs from lightningd's, if it does: an
+/// error's code and message must be equal, a result's shape.
+fn rpc_reply_diff(real: &serde_json::Value, mock: &serde_json::Value) -> Option<String> {
+    match (real.get("error"), mock.get("error"), real.get("result"), mock.get("result")) {
+        (Some(r), Some(m), _, _) => (r["code"] != m["code"] || r["message"] != m["message"]).then(|| format!("lightningd {r}, mock {m}")),
+        (None, None, Some(r), Some(m)) => {
+            let mut out = Vec::new();
+            rpc_shape_diff("result", r, m, &mut out);
+            out.truncate(12);
+            (!out.is_empty()).then(|| out.join("; "))
+        }
+        _ => Some(format!("lightningd {real}, mock {mock}")),
+    }
+}
+
+/// The replies rpc_caller logged under the real node.
+fn rpc_real(b: &Build, calls: &str, args: Vec<String>) -> Result<Vec<serde_json::Value>, String> {
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let backend = cln_harness::backend::write_wrapper(work.path(), &exe()).map_err(|e| e.to_string())?;
+    let opts = NodeOptions {
+        plugins: vec![root().join("fixtures/plugins/rpc_caller.py")],
+        args,
+        env: vec![("CLN_HARNESS_RPC".into(), calls.to_owned())],
+    };
+    let mut node = Node::start(b, &backend, &opts).map_err(|e| e.to_string())?;
+    let ready = node.wait_ready(Instant::now() + Duration::from_secs(120));
+    let replies = |log: &str| -> Vec<serde_json::Value> {
+        cln_harness::lightningd::parse_log(log)
+            .into_iter()
+            .filter(|e| e.subsystem == "plugin-rpc_caller.py")
+            .filter_map(|e| {
+                let t = e.text.strip_prefix("reply ")?;
+                // Releases before v25.05 log a plugin's message JSON-escaped.
+                serde_json::from_str(t).ok().or_else(|| serde_json::from_str(&serde_json::from_str::<String>(&format!("\"{t}\"")).ok()?).ok())
+            })
+            .collect()
+    };
+    // v23.02 answers getinfo before every plugin's init is done: wait for
+    // the last reply (or the plugin's end), within a deadline.
+    let want = calls.lines().count();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while matches!(ready, Started::Ready) && replies(&node.log()).len() < want && Instant::now() < deadline && node.exited().is_none() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    node.stop(Instant::now() + Duration::from_secs(40));
+    let log = node.log();
+    if !matches!(ready, Started::Ready) {
+        return Err(format!("{ready:?}; log ends:\n{}", log.lines().rev().take(15).collect::<Vec<_>>().join("\n")));
+    }
+    let got = replies(&log);
+    if got.len() < want {
+        let mine: Vec<&str> = log.lines().filter(|l| l.contains("rpc_caller")).collect();
+        return Err(format!("rpc_caller logged {} replies of {want}; its log lines:\n{}", got.len(), mine.join("\n")));
+    }
+    Ok(got)
+}
+
+/// The replies rpc_caller logged under the harness.
+fn rpc_mock(profile: &str, calls: &str, allow_deprecated: bool) -> Result<Vec<serde_json::Value>, String> {
+    let r = cln_harness::Harness::new(root().join("fixtures/plugins/rpc_caller.py"))
+        .profile(profile)
+        .env("CLN_HARNESS_RPC", calls)
+        .allow_deprecated_apis(allow_deprecated)
+        .handshake_only(true)
+        .timeout(Duration::from_secs(60))
+        .run()
+        .map_err(|e| e.to_string())?;
+    Ok(r.log.iter().filter_map(|l| l.message.strip_prefix("reply ").and_then(|t| serde_json::from_str(t).ok())).collect())
+}
+
+/// One build's run of the RPC section: its version, whether deprecated
+/// APIs were allowed, and lightningd's and the mock's replies.
+type RpcRun = (String, bool, Result<(Vec<serde_json::Value>, Vec<serde_json::Value>), String>);
+
+/// The mock lightning-rpc answers rpc_caller's calls (built-in commands,
+/// then wrong and deprecated calls) as the real node does: the same error
+/// codes and words, answers of the same shape; with deprecated APIs
+/// allowed and refused.
+#[test]
+fn rpc_answers_agree_with_the_real_node() {
+    let Some(builds) = builds() else { return };
+    let builds: Vec<Build> = builds.into_iter().filter(|b| b.profile().is_some()).collect();
+    for must in ["v26.06", "v23.02"] {
+        assert!(builds.iter().any(|b| b.version.starts_with(must)), "the RPC section needs a {must} build; have {builds:?}");
+    }
+    let known = known();
+    let calls = rpc_calls();
+    assert!(calls.len() > 20, "{} calls", calls.len());
+    let text = calls.join("\n");
+    let mut jobs: Vec<Box<dyn FnOnce() -> RpcRun + Send>> = Vec::new();
+    for b in &builds {
+        for allow in [true, false] {
+            let (b, text) = (b.clone(), text.clone());
+            jobs.push(Box::new(move || {
+                let profile = b.profile().expect("filtered");
+                let args = if allow { vec![] } else { vec!["--allow-deprecated-apis=false".to_owned()] };
+                let both = rpc_real(&b, &text, args).and_then(|real| Ok((real, rpc_mock(&profile, &text, allow)?)));
+                (b.version.clone(), allow, both)
+            }));
+        }
+    }
+    let mut problems = Vec::new();
+    let mut agreed = 0;
+    // A listed difference that showed in no run at all is stale; some show
+    // only in some runs (start-up timing), so one agreeing run is not.
+    let mut listed_seen: BTreeMap<(String, String), (bool, String)> = BTreeMap::new();
+    for (version, allow, r) in pool(width(), jobs) {
+        let (real, mock) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                problems.push(format!("{version}: could not run: {e}"));
+                continue;
+            }
+        };
+        if real.len() != calls.len() || mock.len() != calls.len() {
+            problems.push(format!("{version}: {} calls, lightningd answered {}, the mock {}", calls.len(), real.len(), mock.len()));
+            continue;
+        }
+        let mode = if allow { "" } else { " (deprecated APIs off)" };
+        for ((call, r), m) in calls.iter().zip(&real).zip(&mock) {
+            let case = format!("rpc:{call}");
+            let listed = listed(&known, &case, &version, "differs").or_else(|| listed(&known, &format!("{case}{mode}"), &version, "differs"));
+            let diff = rpc_reply_diff(r, m);
+            match (&diff, listed) {
+                (None, None) => agreed += 1,
+                (Some(d), None) => problems.push(format!("{version}{mode} {call}: unlisted difference: {d}")),
+                (_, Some(k)) => {
+                    let seen = listed_seen.entry((k.case.clone(), version.clone())).or_insert((false, k.reason.clone()));
+                    seen.0 |= diff.is_some();
+                }
+            }
+        }
+    }
+    for ((case, version), (seen, reason)) in &listed_seen {
+        if !seen {
+            problems.push(format!("{case} on {version}: listed as differing ({reason}) but agreed in every run: remove the stale entry"));
+        }
+    }
+    eprintln!("rpc: {agreed} replies agree with the real node, {} listed differences", listed_seen.len());
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+/// `cln-harness capture-rpc` on the real builds: the answers it would
+/// write name no path, port or backend of the capture's own machine, and
+/// `listconfigs` has every config with its source.
+#[test]
+fn captured_rpc_answers_are_machine_free() {
+    let Some(builds) = builds() else { return };
+    for b in builds.iter().filter(|b| b.version.starts_with("v26.06") || b.version.starts_with("v23.02")) {
+        let c = cln_harness::capture::capture(b, &exe()).unwrap_or_else(|e| panic!("{}: {e}", b.version));
+        let root = b.lightningd.parent().unwrap().parent().unwrap().display().to_string();
+        for (method, v) in &c.answers {
+            let text = v.to_string();
+            for bad in [root.as_str(), "/tmp/", "cln-harness-backend", "\"127.0.0.1:"] {
+                assert!(!text.contains(bad), "{} {method}: {bad} in {text}", b.version);
+            }
+        }
+        let lc = &c.answers["listconfigs"];
+        let configs = lc.get("configs").and_then(|c| c.as_object()).cloned().unwrap_or_else(|| lc.as_object().unwrap().clone());
+        // v23.02's flat answer lists plugin options under `plugins`.
+        let least = if lc.get("configs").is_some() { 60 } else { 40 };
+        assert!(configs.len() > least, "{}: {} configs", b.version, configs.len());
+        if let Some(modern) = lc.get("configs").and_then(|c| c.as_object()) {
+            for (name, e) in modern {
+                assert!(e.get("source").or(e.get("sources")).is_some(), "{} {name}: no source in {e}", b.version);
+            }
+            assert_eq!(modern["plugin"]["values_str"], serde_json::json!([]), "{}: the capture's backend is left out", b.version);
+        }
+        assert_eq!(c.answers["getinfo"]["blockheight"], 0, "{}", b.version);
+        assert!(c.answers["listinvoices"]["invoices"].as_array().is_some_and(|i| i.len() == 1), "{}: the capture's invoice", b.version);
+    }
+}

@@ -322,8 +322,11 @@ impl Harness {
                 d.canonicalize().map_err(|source| Error::LightningDir { path: d.clone(), source })?
             }
             None => {
+                // lightningd's network directory is `<lightning-dir>/<network>`:
+                // init names it, listconfigs names its parent.
                 let t = TempDir::new()?;
-                let dir = t.path().to_owned();
+                let dir = t.path().join(&self.network);
+                std::fs::create_dir(&dir).map_err(|source| Error::LightningDir { path: dir.clone(), source })?;
                 temp = Some(t);
                 dir
             }
@@ -547,6 +550,8 @@ pub(crate) struct Session<'h, 's, 'd> {
     /// Bytes of `log`, and log lines received but not kept.
     log_bytes: usize,
     log_dropped: usize,
+    /// The mock RPC's view of the node, filled when init is built.
+    rpc_node: Option<crate::rpc::NodeSlot>,
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
@@ -581,6 +586,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             ended_processes: 0,
             log_bytes: 0,
             log_dropped: 0,
+            rpc_node: None,
         }
     }
 
@@ -784,6 +790,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.rec.start, scripted)
             .map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
         rpc.allow_deprecated(self.h.allow_deprecated_apis);
+        self.rpc_node = Some(rpc.node_slot());
 
         let spec = self.spawn_spec();
         self.spec = Some(spec.clone());
@@ -913,6 +920,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 return;
             }
         };
+        if let Some(slot) = &self.rpc_node {
+            let given: Vec<String> = self.h.options.iter().map(|o| o.name.clone()).collect();
+            let path = self.program.plugin.display().to_string();
+            let view = crate::rpc::NodeView::from_init(&config, &params, &manifest.options, &given, &path, self.h.allow_deprecated_apis);
+            if let Ok(mut n) = slot.lock() {
+                *n = Some(view);
+            }
+        }
         if serde_json::from_str::<serde_json::Value>(&params).is_err() {
             // §6.1: lightningd copies int values verbatim, so `0x10` or `+5`
             // (which strtol accepts) make init invalid JSON.
