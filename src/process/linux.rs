@@ -35,7 +35,8 @@ pub(super) fn table() -> Vec<ProcInfo> {
         let mut f = rest.split_whitespace();
         let state = f.next().unwrap_or("");
         let ppid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        out.push(ProcInfo { pid, ppid, zombie: state == "Z" || state == "X", comm });
+        let pgid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        out.push(ProcInfo { pid, ppid, pgid, zombie: state == "Z" || state == "X", comm });
     }
     out
 }

@@ -472,6 +472,7 @@ fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>, sent: Arc<AtomicU64>,
 pub(crate) struct ProcInfo {
     pid: i32,
     ppid: i32,
+    pgid: i32,
     zombie: bool,
     comm: String,
 }
@@ -487,7 +488,17 @@ fn become_subreaper() {
     #[cfg(target_os = "linux")]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(linux::become_subreaper);
+        ONCE.call_once(|| {
+            linux::become_subreaper();
+            // Adopted orphans that exit on their own (a real node's
+            // subdaemons and plugins, a plugin's children) would stay
+            // zombies of a long-lived process using the library, and slow
+            // every scan of the process table.
+            let _ = thread::Builder::new().name("cln-harness-reaper".into()).spawn(|| loop {
+                thread::sleep(Duration::from_secs(1));
+                reap_orphans();
+            });
+        });
     }
 }
 
@@ -566,6 +577,23 @@ fn sweep(pgid: i32, marker: &str, root: i32, known: &[i32]) {
         thread::sleep(Duration::from_millis(2));
     }
     reap(me, &ours, deadline);
+}
+
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+/// Reaps the zombies the harness adopted as subreaper: children that lead
+/// no process group and are not in the harness's own, so never a process
+/// it spawned itself (those lead their group, or share the harness's) and
+/// whose `Child` handle would then lose its status.
+fn reap_orphans() {
+    let me = std::process::id() as i32;
+    let own_group = rustix::process::getpgrp().as_raw_nonzero().get();
+    for p in table() {
+        if p.ppid == me && p.zombie && p.pid != p.pgid && p.pgid != own_group {
+            if let Some(pid) = Pid::from_raw(p.pid) {
+                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
+            }
+        }
+    }
 }
 
 /// Waits for those of `pids` that are children of the harness, so none
