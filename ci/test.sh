@@ -25,6 +25,19 @@ if [ -n "$builds" ]; then
     export CLN_HARNESS_LIGHTNINGD_BUILDS="$builds"
 fi
 
+# Other platforms: compiled for where the toolchain has the target (added
+# quietly if rustup can fetch it). Without one, tests/cli/portable.rs still
+# audits that every Linux-only call sits behind cfg(target_os = "linux").
+for target in x86_64-apple-darwin aarch64-unknown-linux-gnu; do
+    if rustup target list --installed 2>/dev/null | grep -qx "$target" \
+        || { [ "$target" = x86_64-apple-darwin ] && rustup target add "$target" >/dev/null 2>&1; }; then
+        echo "ci/test.sh: cargo check --target $target"
+        cargo check --quiet --locked --target "$target" --all-targets
+    else
+        echo "ci/test.sh: skipping cargo check --target $target: the target is not installed (rustup target add $target); the cfg audit in tests/cli/portable.rs runs instead"
+    fi
+done
+
 cargo test --locked "$@"
 # Builds the wheel with maturin and installs it into a fresh venv.
 cargo test --locked --test wheel -- --ignored

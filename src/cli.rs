@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 use cln_harness::baseline::Baseline;
 use cln_harness::checks::CATALOGUE;
-use cln_harness::report::{github::Annotations, human::Human, json::Json, junit::Junit, transcript::Transcript};
+use cln_harness::report::{file::ReportFile, github::Annotations, human::Human, json::Json, junit::Junit, transcript::Transcript};
 use cln_harness::{Harness, Profile, Sink};
 
 /// No check failed.
@@ -21,6 +21,43 @@ pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_USAGE: i32 = 2;
 /// Nothing was checked: a run that proves nothing is not a pass.
 pub const EXIT_NOTHING_RAN: i32 = 3;
+
+// Output goes through these rather than `print!`, which panics when the
+// reader has gone. A closed pipe (`cln-harness run … | head -1`) is the
+// reader's choice, not the harness's failure: the rest of the output is
+// dropped and the exit code stays the verdict's. Any other error writing
+// stdout is the harness's, reported at exit.
+macro_rules! out {
+    ($($t:tt)*) => { to_stdout(format_args!($($t)*)) };
+}
+macro_rules! outln {
+    () => { to_stdout(format_args!("\n")) };
+    ($($t:tt)*) => { to_stdout(format_args!("{}\n", format_args!($($t)*))) };
+}
+macro_rules! errln {
+    ($($t:tt)*) => { to_stderr(format_args!("{}\n", format_args!($($t)*))) };
+}
+
+/// The first error writing stdout that was not a closed pipe.
+static STDOUT_ERROR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn to_stdout(args: std::fmt::Arguments) {
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if !closed_pipe(&e) {
+            let _ = STDOUT_ERROR.set(e.to_string());
+        }
+    }
+}
+
+fn to_stderr(args: std::fmt::Arguments) {
+    // Nowhere left to say it.
+    let _ = std::io::stderr().lock().write_fmt(args);
+}
+
+/// The reader of a pipe has closed it (EPIPE).
+fn closed_pipe(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::BrokenPipe
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "cln-harness", version, about = "A mock lightningd that tests Core Lightning plugins the way lightningd judges them")]
@@ -57,6 +94,21 @@ enum Command {
     /// Print docs/changes.md: what changed for plugins, release by release.
     #[command(hide = true)]
     Changes,
+    /// Write the mock RPC's answers from a real lightningd build.
+    #[command(hide = true)]
+    CaptureRpc(CaptureRpcArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CaptureRpcArgs {
+    /// The build's lightningd binary (its plugins in `../plugins/`); give
+    /// it once per build.
+    #[arg(long, value_name = "PATH", required = true)]
+    lightningd: Vec<PathBuf>,
+
+    /// Where the mock RPC's answers live.
+    #[arg(long, default_value = "fixtures/rpc", value_name = "DIR")]
+    out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -397,10 +449,11 @@ fn parse_calls(specs: &[String]) -> Result<Vec<(String, serde_json::Value)>, Str
         .collect()
 }
 
-/// Opens a report file, its directory created, or says why not.
-fn create(path: &std::path::Path) -> Result<std::io::BufWriter<std::fs::File>, String> {
+/// Opens a report file, its directory created, or says why not. The file
+/// is written only once its report is (see [`ReportFile`]).
+fn create(path: &std::path::Path) -> Result<std::io::BufWriter<ReportFile>, String> {
     create_parent(path)?;
-    std::fs::File::create(path).map(std::io::BufWriter::new).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    ReportFile::open(path).map(std::io::BufWriter::new).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// Plugin text for stdout: escape sequences visible, and under GitHub
@@ -435,19 +488,26 @@ pub fn main() -> i32 {
         Command::Backend => backend(),
         Command::Crosscheck(args) => crosscheck(args),
         Command::GenProfile(args) => gen_profile(args),
+        Command::CaptureRpc(args) => capture_rpc(args),
         Command::Changes => match cln_harness::changes::markdown() {
             Ok(page) => {
-                print!("{page}");
+                out!("{page}");
                 EXIT_OK
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 EXIT_USAGE
             }
         },
     };
     self_stats();
-    code
+    match STDOUT_ERROR.get() {
+        Some(e) => {
+            errln!("error: cannot write to stdout: {e}");
+            EXIT_USAGE
+        }
+        None => code,
+    }
 }
 
 /// With `CLN_HARNESS_SELF_STATS=FILE`, writes the harness's own peak
@@ -455,10 +515,13 @@ pub fn main() -> i32 {
 /// tests and benchmarks measure the harness, apart from its plugins.
 fn self_stats() {
     let Some(path) = std::env::var_os("CLN_HARNESS_SELF_STATS") else { return };
+    #[cfg(target_os = "linux")]
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    #[cfg(not(target_os = "linux"))]
+    let status = String::new();
     let hwm = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap_or("VmHWM: unknown");
     if let Err(e) = std::fs::write(&path, format!("{hwm}\n")) {
-        eprintln!("error: cannot write {}: {e}", std::path::Path::new(&path).display());
+        errln!("error: cannot write {}: {e}", std::path::Path::new(&path).display());
     }
 }
 
@@ -489,6 +552,32 @@ fn names_of(text: &str) -> std::collections::BTreeSet<&str> {
     text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
 }
 
+fn capture_rpc(args: CaptureRpcArgs) -> i32 {
+    use cln_harness::{capture, lightningd::Build};
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: cannot find cln-harness's own executable: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let mut code = EXIT_OK;
+    for path in &args.lightningd {
+        let written = Build::at(path)
+            .map_err(capture::CaptureError::from)
+            .and_then(|b| capture::capture(&b, &exe))
+            .and_then(|c| capture::write(&c, &args.out));
+        match written {
+            Ok(lines) => lines.iter().for_each(|l| println!("{l}")),
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                code = EXIT_FAILED;
+            }
+        }
+    }
+    code
+}
+
 fn gen_profile(args: GenProfileArgs) -> i32 {
     use cln_harness::genprofile;
     if let Some(m) = &args.probe_manifest {
@@ -498,20 +587,20 @@ fn gen_profile(args: GenProfileArgs) -> i32 {
         };
     }
     let Some(lightningd) = args.lightningd.as_deref() else {
-        eprintln!("error: give --lightningd PATH");
+        errln!("error: give --lightningd PATH");
         return EXIT_USAGE;
     };
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: cannot find cln-harness's own executable: {e}");
+            errln!("error: cannot find cln-harness's own executable: {e}");
             return EXIT_USAGE;
         }
     };
     let names = match genprofile::read_build(lightningd, &exe) {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
@@ -529,7 +618,7 @@ fn gen_profile(args: GenProfileArgs) -> i32 {
             .max();
         differs = true;
         if args.check {
-            println!("{name}: no profile for {}", names.version);
+            outln!("{name}: no profile for {}", names.version);
         } else {
             let mut toml = format!("# lightningd {}: generated by `cln-harness gen-profile`; add the rule
 # switches that differ from the profile it inherits.
@@ -539,7 +628,7 @@ fn gen_profile(args: GenProfileArgs) -> i32 {
             }
             toml.push_str(&format!("name = \"{name}\"\nversion = \"{}\"\n", names.version));
             if let Err(e) = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(dir.join("profile.toml"), toml)) {
-                eprintln!("error: cannot write {}: {e}", dir.display());
+                errln!("error: cannot write {}: {e}", dir.display());
                 return EXIT_USAGE;
             }
         }
@@ -557,7 +646,7 @@ fn gen_profile(args: GenProfileArgs) -> i32 {
             let have = names_of(&current);
             let added: Vec<&&str> = want.difference(&have).collect();
             let removed: Vec<&&str> = have.difference(&want).collect();
-            println!("{name}/{file}: the build has {added:?} more, {removed:?} fewer");
+            outln!("{name}/{file}: the build has {added:?} more, {removed:?} fewer");
         }
         if args.check {
             continue;
@@ -573,11 +662,11 @@ fn gen_profile(args: GenProfileArgs) -> i32 {
             std::fs::write(&path, text)
         };
         if let Err(e) = result {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            errln!("error: cannot write {}: {e}", path.display());
             return EXIT_USAGE;
         }
     }
-    println!("{name}: native topics the build sends: {}", names.native_topics.iter().cloned().collect::<Vec<_>>().join(" "));
+    outln!("{name}: native topics the build sends: {}", names.native_topics.iter().cloned().collect::<Vec<_>>().join(" "));
     if args.check && differs {
         EXIT_FAILED
     } else {
@@ -605,10 +694,10 @@ fn version_text() -> &'static str {
 /// JSON document saying so on stdout, so a CI step that reads stdout finds
 /// the reason there.
 fn usage_error(format: Format, message: &str) -> i32 {
-    eprintln!("error: {message}");
+    errln!("error: {message}");
     if format == Format::Json {
         let doc = cln_harness::report::json::error_document(message);
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     EXIT_USAGE
 }
@@ -618,9 +707,9 @@ struct Prepared {
     harness: Harness,
     profiles: Vec<String>,
     baseline: Option<Baseline>,
-    json_file: Option<Json<std::io::BufWriter<std::fs::File>>>,
-    junit_file: Option<Junit<std::io::BufWriter<std::fs::File>>>,
-    transcripts: Vec<Option<Transcript<std::io::BufWriter<std::fs::File>>>>,
+    json_file: Option<Json<std::io::BufWriter<ReportFile>>>,
+    junit_file: Option<Junit<std::io::BufWriter<ReportFile>>>,
+    transcripts: Vec<Option<Transcript<std::io::BufWriter<ReportFile>>>>,
 }
 
 fn run(args: RunArgs) -> i32 {
@@ -708,8 +797,9 @@ fn prepare(args: &RunArgs) -> Result<Prepared, String> {
     if let Some(path) = &args.write_baseline {
         create_parent(path)?;
     }
-    // Files last, once nothing else can go wrong: a refused run leaves no
-    // empty report behind.
+    // Files last, once nothing else can go wrong; and a file is written
+    // only once its report is, so a run refused even now (another file
+    // cannot be opened) leaves no empty report and loses no earlier one.
     let json_file = args.json.as_deref().map(create).transpose()?.map(Json::new);
     let junit_file = args.junit.as_deref().map(create).transpose()?.map(Junit::new);
     let mut transcripts = Vec::new();
@@ -728,7 +818,9 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
     // Several releases run at once, each into a recorder; their events are
     // then replayed to the sinks in order, so every report reads as if the
     // runs had been one after another.
-    let recorded = if profiles.len() > 1 { record_all(&harness, &profiles) } else { Vec::new() };
+    // Not with a --lightning-dir: each run needs it to itself (its
+    // lightning-rpc), so they run one after the other there.
+    let recorded = if profiles.len() > 1 && args.lightning_dir.is_none() { record_all(&harness, &profiles) } else { Vec::new() };
 
     // Sinks that span every run: the JSON and JUnit documents hold every
     // profile's run.
@@ -744,7 +836,7 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
     let mut reports = Vec::new();
     for (i, (profile, mut transcript)) in profiles.iter().zip(transcripts).enumerate() {
         if i > 0 && args.format == Format::Human && !args.quiet {
-            println!();
+            outln!();
         }
         let mut human = (args.format == Format::Human).then(|| Human::new(stdout()).verbose(args.verbose).quiet(args.quiet));
         let mut sinks: Vec<&mut dyn Sink> = Vec::new();
@@ -784,22 +876,35 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
                 if let Some(j) = json_file.as_mut() {
                     j.error(&e.to_string());
                 }
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 for j in [json_stdout.as_mut().map(Sink::finish), json_file.as_mut().map(Sink::finish)] {
                     if let Some(Err(w)) = j {
-                        eprintln!("error: cannot write the JSON report: {w}");
+                        errln!("error: cannot write the JSON report: {w}");
                     }
                 }
                 return EXIT_USAGE;
             }
         }
         if let Some(Err(e)) = transcript.as_mut().map(Sink::finish) {
-            eprintln!("error: cannot write the transcript: {e}");
+            let message = format!("cannot write the transcript: {e}");
+            errln!("error: {message}");
+            // The JSON documents say why the run stopped short.
+            if let Some(j) = json_stdout.as_mut() {
+                j.error(&message);
+                let _ = j.finish();
+            }
+            if let Some(j) = json_file.as_mut() {
+                j.error(&message);
+                let _ = j.finish();
+            }
             return EXIT_USAGE;
         }
-        if let Some(Err(e)) = human.as_mut().map(Sink::finish) {
-            eprintln!("error: cannot write the report to stdout: {e}");
-            return EXIT_USAGE;
+        match human.as_mut().map(Sink::finish) {
+            Some(Err(e)) if !closed_pipe(&e) => {
+                errln!("error: cannot write the report to stdout: {e}");
+                return EXIT_USAGE;
+            }
+            _ => {}
         }
     }
     // Finish the documents before anything else is printed; a report that
@@ -812,13 +917,16 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
         ("the workflow annotations", annotations.as_mut().map(Sink::finish)),
     ];
     for (what, r) in finished {
-        if let Some(Err(e)) = r {
+        // A console reader that went away (`| head`) is no failure; a file
+        // that cannot be written is.
+        let console = !matches!(what, "the JSON report" | "the JUnit report");
+        if let Some(Err(e)) = r.filter(|r| !(console && r.as_ref().is_err_and(closed_pipe))) {
             let path = match what {
                 "the JSON report" => args.json.as_ref().map(|p| format!(" to {}", p.display())),
                 "the JUnit report" => args.junit.as_ref().map(|p| format!(" to {}", p.display())),
                 _ => None,
             };
-            eprintln!("error: cannot write {what}{}: {e}", path.unwrap_or_default());
+            errln!("error: cannot write {what}{}: {e}", path.unwrap_or_default());
             return EXIT_USAGE;
         }
     }
@@ -827,24 +935,24 @@ fn execute(args: &RunArgs, prepared: Prepared) -> i32 {
     }
     if let Some(path) = &args.write_baseline {
         if let Err(e) = std::fs::write(path, Baseline::from_reports(&reports).to_toml()) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            errln!("error: cannot write {}: {e}", path.display());
             return EXIT_USAGE;
         }
-        eprintln!("wrote {} known failure(s) to {}", reports.iter().map(|r| r.failures().len()).sum::<usize>(), path.display());
+        errln!("wrote {} known failure(s) to {}", reports.iter().map(|r| r.failures().len()).sum::<usize>(), path.display());
     }
     if reports.iter().all(|r| r.nothing_ran()) {
-        eprintln!("error: no check ran, so nothing was proven");
+        errln!("error: no check ran, so nothing was proven");
         return EXIT_NOTHING_RAN;
     }
     match &baseline {
         Some(b) => {
             let j = b.apply(&reports);
-            eprintln!("baseline: {} known failure(s), {} new, {} stale", j.known.len(), j.new.len(), j.stale.len());
+            errln!("baseline: {} known failure(s), {} new, {} stale", j.known.len(), j.new.len(), j.stale.len());
             for n in &j.new {
-                eprintln!("  new:   {n}");
+                errln!("  new:   {n}");
             }
             for s in &j.stale {
-                eprintln!("  stale: {s} (remove it from the baseline)");
+                errln!("  stale: {s} (remove it from the baseline)");
             }
             if j.failed() {
                 EXIT_FAILED
@@ -868,19 +976,19 @@ fn command(plugin: &Option<PathBuf>, rest: &[OsString]) -> Option<(OsString, Vec
 
 fn snapshot(args: SnapshotArgs) -> i32 {
     let Some((program, rest)) = command(&args.plugin, &args.rest) else {
-        eprintln!("error: {}", cln_harness::Error::NoPlugin);
+        errln!("error: {}", cln_harness::Error::NoPlugin);
         return EXIT_USAGE;
     };
     // The manifest is all a snapshot needs: stop after getmanifest.
     let report = match Harness::new(program).args(rest.clone()).profile(&args.cln_version).manifest_only(true).run() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
     let Some(manifest) = &report.manifest else {
-        eprintln!("error: lightningd would not accept the plugin's manifest: {:?}; run `cln-harness run` to see why", report.verdict);
+        errln!("error: lightningd would not accept the plugin's manifest: {:?}; run `cln-harness run` to see why", report.verdict);
         return EXIT_FAILED;
     };
     let plugin = PathBuf::from(&report.plugin);
@@ -890,11 +998,11 @@ fn snapshot(args: SnapshotArgs) -> i32 {
         std::fs::create_dir_all(&args.snapshot_dir).and_then(|()| std::fs::write(&path, cln_harness::snapshot::render(&name, manifest)));
     match written {
         Ok(()) => {
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("error: cannot write {}: {e}", path.display());
+            errln!("error: cannot write {}: {e}", path.display());
             EXIT_USAGE
         }
     }
@@ -913,11 +1021,11 @@ impl cln_harness::fuzz::Progress for Bar {
 
 fn fuzz(args: FuzzArgs) -> i32 {
     let Some((program, rest)) = command(&args.plugin, &args.rest) else {
-        eprintln!("error: {}", cln_harness::Error::NoPlugin);
+        errln!("error: {}", cln_harness::Error::NoPlugin);
         return EXIT_USAGE;
     };
     if !(args.timeout > 0.0 && args.timeout.is_finite()) || args.duration.is_some_and(|d| !(d > 0.0 && d.is_finite())) {
-        eprintln!("error: --timeout and --duration take a positive number of seconds");
+        errln!("error: --timeout and --duration take a positive number of seconds");
         return EXIT_USAGE;
     }
     let mut harness = Harness::new(program).args(rest).profile(&args.cln_version).timeout(Duration::from_secs_f64(args.timeout));
@@ -931,18 +1039,18 @@ fn fuzz(args: FuzzArgs) -> i32 {
             }
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     }
     if let Err(e) = cln_harness::fuzz::check_program(&harness) {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         return EXIT_USAGE;
     }
     let seed = args
         .seed
         .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1));
-    eprintln!("fuzzing with seed {seed} (reproduce the same cases with --seed {seed})");
+    errln!("fuzzing with seed {seed} (reproduce the same cases with --seed {seed})");
     let bar = indicatif::ProgressBar::new(args.cases as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{spinner} {pos}/{len} cases {per_sec} {elapsed} {msg}")
@@ -960,12 +1068,12 @@ fn fuzz(args: FuzzArgs) -> i32 {
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
     let rate = outcome.cases_run as f64 / outcome.elapsed.as_secs_f64().max(1e-9);
-    println!(
+    outln!(
         "{} cases in {:.1} s ({rate:.1} cases/s), {} plugin start(s)",
         outcome.cases_run,
         outcome.elapsed.as_secs_f64(),
@@ -973,15 +1081,15 @@ fn fuzz(args: FuzzArgs) -> i32 {
     );
     match outcome.failure {
         None => {
-            println!("no failure");
+            outln!("no failure");
             EXIT_OK
         }
         Some(r) => {
-            print!("{}", shown(&r.describe()));
+            out!("{}", shown(&r.describe()));
             if !r.reproduced {
                 // A file of schedules that do not fail would send whoever
                 // replays it after a ghost.
-                println!(
+                outln!(
                     "not saved: on a fresh plugin process this schedule did not fail, so the failure depends on what the same process \
                      received before it (or on timing); run the same cases again with --seed {}",
                     r.seed
@@ -990,9 +1098,9 @@ fn fuzz(args: FuzzArgs) -> i32 {
             }
             match r.save(&args.regressions) {
                 Ok(()) => {
-                    println!("saved to {}; reproduce with: cln-harness replay {}", args.regressions.display(), args.regressions.display())
+                    outln!("saved to {}; reproduce with: cln-harness replay {}", args.regressions.display(), args.regressions.display())
                 }
-                Err(e) => eprintln!("error: cannot save to {}: {e}", args.regressions.display()),
+                Err(e) => errln!("error: cannot save to {}: {e}", args.regressions.display()),
             }
             EXIT_FAILED
         }
@@ -1003,32 +1111,32 @@ fn replay(args: ReplayArgs) -> i32 {
     let all = match cln_harness::fuzz::Regression::load_all(&args.file) {
         Ok(a) if !a.is_empty() => a,
         Ok(_) => {
-            eprintln!("error: {} holds no schedule", args.file.display());
+            errln!("error: {} holds no schedule", args.file.display());
             return EXIT_USAGE;
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
     let n = args.index.unwrap_or(all.len());
     let Some(r) = n.checked_sub(1).and_then(|i| all.get(i)) else {
-        eprintln!("error: --index {n}: {} holds {} schedule(s)", args.file.display(), all.len());
+        errln!("error: --index {n}: {} holds {} schedule(s)", args.file.display(), all.len());
         return EXIT_USAGE;
     };
     let harness = Harness::new(&r.plugin).args(r.args.clone()).profile(&r.profile).timeout(Duration::from_secs_f64(args.timeout));
     if let Err(e) = cln_harness::fuzz::check_program(&harness) {
-        eprintln!("error: schedule {n} of {}: {e}", args.file.display());
+        errln!("error: schedule {n} of {}: {e}", args.file.display());
         return EXIT_USAGE;
     }
-    print!("{}", shown(&r.describe()));
+    out!("{}", shown(&r.describe()));
     match cln_harness::fuzz::replay(&harness, r) {
         Ok(Some(reason)) => {
-            println!("reproduced: {}", shown(&reason));
+            outln!("reproduced: {}", shown(&reason));
             EXIT_FAILED
         }
         Ok(None) => {
-            println!(
+            outln!(
                 "no longer fails: on a fresh process the plugin survived this schedule. Either the plugin was fixed, or the failure \
                  needs more than this schedule: input the same process received before it (fuzz reuses a process across cases), or \
                  timing (the pauses are kept, the machine's load is not). To look again: cln-harness fuzz --seed {} {}",
@@ -1038,7 +1146,7 @@ fn replay(args: ReplayArgs) -> i32 {
             EXIT_OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             EXIT_USAGE
         }
     }
@@ -1063,17 +1171,17 @@ fn shell_words(program: &str, args: &[String]) -> String {
 
 fn crosscheck(args: CrosscheckArgs) -> i32 {
     let Some((program, rest)) = command(&args.plugin, &args.rest) else {
-        eprintln!("error: {}", cln_harness::Error::NoPlugin);
+        errln!("error: {}", cln_harness::Error::NoPlugin);
         return EXIT_USAGE;
     };
     if !(args.start_timeout > 0.0 && args.start_timeout.is_finite()) {
-        eprintln!("error: --start-timeout must be a positive number of seconds, not {}", args.start_timeout);
+        errln!("error: --start-timeout must be a positive number of seconds, not {}", args.start_timeout);
         return EXIT_USAGE;
     }
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: cannot find the cln-harness binary to serve as Bitcoin backend: {e}");
+            errln!("error: cannot find the cln-harness binary to serve as Bitcoin backend: {e}");
             return EXIT_USAGE;
         }
     };
@@ -1084,28 +1192,28 @@ fn crosscheck(args: CrosscheckArgs) -> i32 {
     let c = match check.run() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return EXIT_USAGE;
         }
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+        outln!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
     } else {
-        println!("cln-harness crosscheck: {} against lightningd {} (profile {})\n", c.plugin, c.version, c.profile);
+        outln!("cln-harness crosscheck: {} against lightningd {} (profile {})\n", c.plugin, c.version, c.profile);
         let check = c.harness_check.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
-        println!("  cln-harness: {}{check}", c.harness.describe());
-        println!("  lightningd:  {}", c.real.describe());
+        outln!("  cln-harness: {}{check}", c.harness.describe());
+        outln!("  lightningd:  {}", c.real.describe());
         if !c.plugin_log.is_empty() {
-            println!("\n  lightningd's log for the plugin (last lines):");
+            outln!("\n  lightningd's log for the plugin (last lines):");
             for l in &c.plugin_log[c.plugin_log.len().saturating_sub(8)..] {
                 let l: String = l.chars().take(200).collect();
-                println!("    {}", l.replace('\n', "\\n"));
+                outln!("    {}", l.replace('\n', "\\n"));
             }
         }
-        println!();
+        outln!();
         match &c.difference {
-            None => println!("agree"),
-            Some(d) => println!("DISAGREE: {d}"),
+            None => outln!("agree"),
+            Some(d) => outln!("DISAGREE: {d}"),
         }
     }
     if c.difference.is_some() {
@@ -1122,7 +1230,7 @@ fn backend() -> i32 {
     match cln_harness::backend::serve(std::io::stdin().lock(), std::io::stdout().lock(), &version) {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            eprintln!("error: backend: {e}");
+            errln!("error: backend: {e}");
             EXIT_USAGE
         }
     }
@@ -1185,8 +1293,7 @@ fn record_all(harness: &Harness, profiles: &[String]) -> Vec<Recorded> {
 /// One line per release: what a node of that release does with the plugin.
 fn answers(reports: &[cln_harness::Report]) {
     use cln_harness::Verdict;
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "\nper release:");
+    outln!("\nper release:");
     for r in reports {
         let line = match &r.verdict {
             Verdict::Accepted if r.counts().warned > 0 => format!("runs with warnings ({} warned)", r.counts().warned),
@@ -1196,33 +1303,31 @@ fn answers(reports: &[cln_harness::Report]) {
             Verdict::Disabled { check, reason } => format!("disables itself ({check}): {reason}"),
             Verdict::Undecided { check, reason } => format!("not judged ({check}): {reason}"),
         };
-        let _ = writeln!(out, "  {:<8} {:<10} {line}", r.profile, r.lightningd_version);
+        outln!("  {:<8} {:<10} {line}", r.profile, r.lightningd_version);
     }
 }
 
 fn matrix(reports: &[cln_harness::Report]) {
     answers(reports);
-    let mut out = std::io::stdout().lock();
     let header: Vec<String> = reports.iter().map(|r| format!("{:<8}", r.profile)).collect();
-    let _ = writeln!(out, "\ncompatibility: {:<26} {}", "", header.join(" "));
+    outln!("\ncompatibility: {:<26} {}", "", header.join(" "));
     for c in CATALOGUE {
         let cells: Vec<String> =
             reports.iter().map(|r| format!("{:<8}", r.check(c.id).map(|x| x.outcome.as_str()).unwrap_or("-"))).collect();
         if cells.iter().all(|c| c.trim() == "-") {
             continue;
         }
-        let _ = writeln!(out, "  {:<38} {}", c.id, cells.join(" "));
+        outln!("  {:<38} {}", c.id, cells.join(" "));
     }
 }
 
 fn list() -> i32 {
     let profiles: Vec<Profile> = Profile::names().iter().filter_map(|n| Profile::load(n).ok()).collect();
-    let mut out = std::io::stdout().lock();
     let header: Vec<String> = profiles.iter().map(|p| format!("{:<7}", p.name)).collect();
-    let _ = writeln!(out, "{:<32} {}  requirement", "check", header.join(" "));
+    outln!("{:<32} {}  requirement", "check", header.join(" "));
     for c in CATALOGUE {
         let tiers: Vec<String> = profiles.iter().map(|p| format!("{:<7}", c.tier_for(p).map(|t| t.as_str()).unwrap_or("-"))).collect();
-        let _ = writeln!(out, "{:<32} {}  {}", c.id, tiers.join(" "), c.requirement);
+        outln!("{:<32} {}  {}", c.id, tiers.join(" "), c.requirement);
     }
     EXIT_OK
 }

@@ -308,7 +308,11 @@ pub fn classify(entries: &[crate::lightningd::LogEntry], subsystem: &str, status
                 stdio
                     .lines()
                     .find(|l| {
-                        !l.trim().is_empty() && !l.contains("Lost connection to the RPC socket") && !l.starts_with("0x") && !l.starts_with('\t')
+                        !l.trim().is_empty()
+                            && !l.contains("Lost connection to the RPC socket")
+                            && !l.starts_with("0x")
+                            && !l.starts_with('\t')
+                            && !routine_log_line(l)
                     })
                     .map(str::to_owned)
             })
@@ -328,6 +332,16 @@ pub fn classify(entries: &[crate::lightningd::LogEntry], subsystem: &str, status
         return Outcome::Killed { reason: reason.to_owned() };
     }
     Outcome::Accepted
+}
+
+/// A log line lightningd also prints on its output below BROKEN, e.g. a
+/// Python built-in plugin disabling itself ("UNUSUAL plugin-manager: failed
+/// to register plugin …/wss-proxy"): noise, not its last words.
+fn routine_log_line(l: &str) -> bool {
+    let mut words = l.split_whitespace();
+    let stamp = words.next().unwrap_or("");
+    let level = words.next().unwrap_or("");
+    stamp.len() >= 20 && stamp.ends_with('Z') && stamp.as_bytes()[4] == b'-' && matches!(level, "TRACE" | "DEBUG" | "INFO" | "UNUSUAL")
 }
 
 /// Whether two reasons start alike: fatal and kill texts quote raw

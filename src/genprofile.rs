@@ -13,13 +13,19 @@
 //!   it does not know; with the built-in plugins disabled the known ones are
 //!   native, the rest are the built-in plugins' own;
 //! - hooks: the probe registers every candidate hook; lightningd refuses
-//!   the first unknown one by name, which is dropped until none is refused.
+//!   the first unknown one by name, which is dropped until none is refused;
+//! - built-in plugins' methods: each plugin file beside lightningd answers
+//!   `getmanifest`, as it does for lightningd;
+//! - lightningd's own commands: `help` of a node started (on the harness's
+//!   Bitcoin backend) with every built-in plugin disabled, in developer mode
+//!   where the release has it, since developer commands are registered, and
+//!   so taken, either way.
 //!
 //! Candidates are the names any bundled profile lists, plus the strings in
 //! the build's binaries shaped like an option name: the node, not the
 //! candidate list, decides what is kept.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -46,11 +52,17 @@ pub struct Names {
     /// Every long option name lightningd and its built-in plugins register
     /// (aliases included).
     pub options: BTreeSet<String>,
+    /// Options the usage gives with an alias (`--a|--b`), by each name.
+    pub aliased: BTreeSet<String>,
     /// Topics lightningd itself sends.
     pub native_topics: BTreeSet<String>,
     /// Topics the built-in plugins declare.
     pub builtin_topics: BTreeSet<String>,
     pub hooks: BTreeSet<String>,
+    /// lightningd's own JSON-RPC commands.
+    pub commands: BTreeSet<String>,
+    /// Each built-in plugin's methods: method name to plugin file name.
+    pub plugin_methods: BTreeMap<String, String>,
 }
 
 /// How long one `lightningd --help` may take: it starts every built-in
@@ -93,7 +105,7 @@ fn help_run(lightningd: &Path, args: &[String]) -> Result<String, GenError> {
             Ok(None) if start.elapsed() < RUN_DEADLINE => std::thread::sleep(Duration::from_millis(20)),
             _ => {
                 // The whole group: lightningd and the plugins it started.
-                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+                crate::process::kill_group(child.id() as i32);
                 let _ = child.wait();
                 return Err(GenError::Run {
                     path: lightningd.to_owned(),
@@ -104,7 +116,7 @@ fn help_run(lightningd: &Path, args: &[String]) -> Result<String, GenError> {
         }
     }
     // Plugins lightningd left behind die with their group.
-    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    crate::process::kill_group(child.id() as i32);
     let mut text = String::from_utf8_lossy(&out.join().unwrap_or_default()).into_owned();
     text.push_str(&String::from_utf8_lossy(&err.join().unwrap_or_default()));
     Ok(text)
@@ -121,6 +133,19 @@ pub fn usage_options(text: &str) -> BTreeSet<String> {
             let first = first.split('=').next().unwrap_or("");
             first.split('|').filter_map(|n| n.strip_prefix("--")).map(str::to_owned).collect::<Vec<_>>()
         })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+/// The names registered together with an alias in a usage text
+/// (`--large-channels|--wumbo  ...`).
+pub fn usage_aliased(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| l.starts_with("--"))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|first| first.split('=').next().unwrap_or(""))
+        .filter(|names| names.contains('|'))
+        .flat_map(|names| names.split('|').map(|n| n.trim_start_matches('-').to_owned()).collect::<Vec<_>>())
         .filter(|n| !n.is_empty())
         .collect()
 }
@@ -283,7 +308,9 @@ pub fn read_build(lightningd: &Path, exe: &Path) -> Result<Names, GenError> {
 
     // Options: the usage, with and without --developer (dev options), then
     // each hidden candidate asked for by name.
-    let mut options = usage_options(&help_run(lightningd, &[])?);
+    let usage = help_run(lightningd, &[])?;
+    let mut options = usage_options(&usage);
+    let aliased = usage_aliased(&usage);
     if let Ok(dev) = help_run(lightningd, &["--developer".to_owned()]) {
         options.extend(usage_options(&dev));
     }
@@ -344,7 +371,117 @@ pub fn read_build(lightningd: &Path, exe: &Path) -> Result<Names, GenError> {
             None => break,
         }
     }
-    Ok(Names { version, options, native_topics, builtin_topics, hooks })
+    let plugin_methods = plugin_methods(lightningd)?;
+    let commands = own_commands(lightningd, exe)?;
+    Ok(Names { version, options, aliased, native_topics, builtin_topics, hooks, commands, plugin_methods })
+}
+
+/// How long a built-in plugin may take to answer `getmanifest`.
+const MANIFEST_DEADLINE: Duration = Duration::from_secs(20);
+
+/// One plugin's `getmanifest` answer, asked as lightningd asks it.
+fn manifest_of(plugin: &Path) -> Result<serde_json::Value, GenError> {
+    let run_err = |reason: String| GenError::Run { path: plugin.to_owned(), what: "getmanifest".into(), reason };
+    let mut child = Command::new(plugin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| run_err(e.to_string()))?;
+    let request = r#"{"jsonrpc":"2.0","id":1,"method":"getmanifest","params":{"allow-deprecated-apis":false}}"#;
+    // The pipe stays open until the answer is in: a plugin exits on EOF.
+    let mut stdin = child.stdin.take();
+    if let Some(w) = stdin.as_mut() {
+        let _ = w.write_all(format!("{request}\n\n").as_bytes());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut stdout = child.stdout.take();
+    std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 65536];
+        let Some(out) = stdout.as_mut() else { return };
+        loop {
+            match out.read(&mut chunk) {
+                Ok(0) | Err(_) => {
+                    let _ = tx.send(Err("it closed stdout without answering".to_owned()));
+                    return;
+                }
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+            if let Some(Ok(v)) = serde_json::Deserializer::from_slice(&buf).into_iter::<serde_json::Value>().next() {
+                let _ = tx.send(Ok(v));
+                return;
+            }
+        }
+    });
+    let answer = rx.recv_timeout(MANIFEST_DEADLINE).unwrap_or_else(|_| Err(format!("no answer within {} s", MANIFEST_DEADLINE.as_secs())));
+    drop(stdin);
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+    let _ = child.wait();
+    let v = answer.map_err(run_err)?;
+    v.get("result").cloned().ok_or_else(|| run_err(format!("answered {v}")))
+}
+
+/// Every built-in plugin's methods, by the plugin's file name (how
+/// lightningd names the owner when a plugin's method clashes).
+fn plugin_methods(lightningd: &Path) -> Result<BTreeMap<String, String>, GenError> {
+    let mut out = BTreeMap::new();
+    for p in builtin_plugins(lightningd) {
+        let file = p.file_name().and_then(|f| f.to_str()).unwrap_or_default().to_owned();
+        let manifest = manifest_of(&p)?;
+        for m in manifest.get("rpcmethods").and_then(|m| m.as_array()).into_iter().flatten() {
+            if let Some(name) = m.get("name").and_then(|n| n.as_str()) {
+                out.insert(name.to_owned(), file.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// lightningd's own commands: `help` on a node without built-in plugins.
+fn own_commands(lightningd: &Path, exe: &Path) -> Result<BTreeSet<String>, GenError> {
+    use crate::lightningd::{Build, Node, NodeOptions, Started};
+    let run_err = |what: &str, reason: String| GenError::Run { path: lightningd.to_owned(), what: what.to_owned(), reason };
+    let build = Build::at(lightningd).map_err(|e| GenError::NotABuild { path: lightningd.to_owned(), reason: e.to_string() })?;
+    let work = tempfile::tempdir().map_err(|source| GenError::Io { context: "cannot make a folder for the backend".into(), source })?;
+    let backend = crate::backend::write_wrapper(work.path(), exe)
+        .map_err(|source| GenError::Io { context: "cannot write the backend plugin".into(), source })?;
+    let disable: Vec<String> =
+        builtin_plugins(lightningd).iter().filter_map(|p| p.file_name()?.to_str().map(|f| format!("--disable-plugin={f}"))).collect();
+    // Developer mode where the release has it (v23.11 on); v23.02 has no
+    // such option and exits at once when given it.
+    let mut last = String::new();
+    for developer in [true, false] {
+        let mut args = disable.clone();
+        if developer {
+            args.push("--developer".to_owned());
+        }
+        let mut node = Node::start(&build, &backend, &NodeOptions { args, ..NodeOptions::default() })
+            .map_err(|e| run_err("start", e.to_string()))?;
+        match node.wait_ready(Instant::now() + RUN_DEADLINE) {
+            Started::Ready => {}
+            other => {
+                last = format!("{other:?}: {}", node.stdio().lines().last().unwrap_or(""));
+                node.kill();
+                continue;
+            }
+        }
+        let help = node.rpc("help", serde_json::json!({}), Instant::now() + Duration::from_secs(30));
+        node.stop(Instant::now() + Duration::from_secs(30));
+        let help = help.map_err(|e| run_err("help", e.to_string()))?;
+        let commands: BTreeSet<String> = help["help"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            // Older releases give "command" with its usage: "listpeers [id]".
+            .filter_map(|c| c["command"].as_str()?.split_whitespace().next().map(str::to_owned))
+            // The harness's backend stands in for bcli, a built-in plugin.
+            .filter(|c| !crate::backend::METHODS.contains(&c.as_str()))
+            .collect();
+        return Ok(commands);
+    }
+    Err(run_err("start", format!("no node answered `help`: {last}")))
 }
 
 /// A name list as a profile file: a header line, then one name a line.
@@ -364,7 +501,13 @@ pub fn profile_files(names: &Names) -> Vec<(&'static str, String)> {
     vec![
         ("lightningd-options.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: every option it and its built-in plugins register."), &names.options)),
         ("builtin-plugin-topics.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: topics its built-in plugins declare."), &names.builtin_topics)),
+        ("aliased-options.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: options registered with an alias (`--a|--b`); v23.02's clash check does not see them."), &names.aliased)),
         ("hooks.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: hooks it accepts."), &names.hooks)),
+        ("builtin-commands.txt", list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: its own JSON-RPC commands (`help` with every built-in plugin disabled)."), &names.commands)),
+        ("builtin-plugin-methods.tsv", {
+            let rows: BTreeSet<String> = names.plugin_methods.iter().map(|(m, p)| format!("{m}\t{p}")).collect();
+            list_file(&format!("Generated by `cln-harness gen-profile` from lightningd {v}: each built-in plugin's methods (its getmanifest), method TAB plugin file."), &rows)
+        }),
     ]
 }
 
@@ -377,6 +520,8 @@ mod tests {
         let text = "Usage: lightningd\n--conf=<file>   Specify\n--version|-V    Print\n--large-channels|--wumbo  x\n                 --not-a-name\n--network <arg>  Select\n";
         let got: Vec<String> = usage_options(text).into_iter().collect();
         assert_eq!(got, ["conf", "large-channels", "network", "version", "wumbo"]);
+        let aliased: Vec<String> = usage_aliased(text).into_iter().collect();
+        assert_eq!(aliased, ["V", "large-channels", "version", "wumbo"]);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 
 pub mod backend;
 pub mod baseline;
+pub mod capture;
 pub mod changes;
 pub mod checks;
 pub mod crosscheck;

@@ -156,12 +156,13 @@ impl Node {
             .stdout(stdio.try_clone().map_err(io("cannot duplicate lightningd's output file"))?)
             .stderr(stdio)
             .process_group(0);
-        // If the harness dies, lightningd goes too; its subdaemons and
-        // plugins follow lightningd (they watch its pipes), and the group
-        // kill on drop catches the rest.
+        // If the harness dies, lightningd goes too (Linux); its subdaemons
+        // and plugins follow lightningd (they watch its pipes), and the
+        // group kill on drop catches the rest.
+        #[cfg(target_os = "linux")]
         unsafe {
             cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
                 Ok(())
             });
         }
@@ -251,9 +252,7 @@ impl Node {
     /// SIGKILL to lightningd's process group, and reaps lightningd.
     pub fn kill(&mut self) {
         let pgid = self.child.id() as i32;
-        unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
-        }
+        crate::process::kill_group(pgid);
         if self.exit.is_none() {
             self.exit = self.child.wait().ok();
         }

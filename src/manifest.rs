@@ -438,7 +438,11 @@ impl<'a> Judge<'a> {
             def = Some(v);
         }
         self.pass(CheckId::MANIFEST_OPTIONS_DEFAULT);
-        if self.option_taken(&name) && self.cx.startup {
+        // ccan's opt_unregister matches a registration's whole names
+        // string, so a name registered with an alias is not seen as taken.
+        let taken = (self.cx.profile.taken_options.contains(&name) && !self.cx.profile.aliased_options.contains(&name))
+            || self.m.options.iter().any(|o| o.name == name);
+        if taken && self.cx.startup {
             return Err(Finding {
                 check: CheckId::MANIFEST_OPTIONS_TAKEN,
                 reason: format!("option name '{flag_name}' is already taken"),

@@ -214,6 +214,10 @@ pub struct Profile {
     pub delivery: NotificationRules,
     /// Long options already registered when a plugin's manifest is read.
     pub taken_options: BTreeSet<String>,
+    /// Options registered under several names (`--large-channels|--wumbo`):
+    /// v23.02's clash check compares a whole names string, so it sees none
+    /// of these.
+    pub aliased_options: BTreeSet<String>,
     /// Commands lightningd itself registers (a clash crashes it, §5.4).
     pub builtin_commands: BTreeSet<String>,
     /// Methods of the built-in plugins, with the plugin's file name.
@@ -377,8 +381,11 @@ impl Profile {
         };
         let notifications = messages(&NOTIFICATIONS, &chain);
         let variants = hook_variants(&name, &lines("hooks.txt"));
+        // The build's plugins, and those a default install has beside them
+        // (Rust plugins the reference build lacks).
         let builtin_plugin_methods = text("builtin-plugin-methods.tsv")
             .lines()
+            .chain(text("absent-plugin-methods.tsv").lines())
             .filter(|l| !l.starts_with('#'))
             .filter_map(|l| {
                 let (m, p) = l.split_once('\t')?;
@@ -398,6 +405,7 @@ impl Profile {
             // The options the reference build has, and those of the
             // built-in plugins it lacks (Rust, or Python without modules).
             taken_options: lines("lightningd-options.txt").into_iter().chain(lines("absent-plugin-options.txt")).collect(),
+            aliased_options: lines("aliased-options.txt"),
             builtin_commands: lines("builtin-commands.txt"),
             builtin_plugin_methods,
             builtin_topics: lines("builtin-plugin-topics.txt"),

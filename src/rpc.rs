@@ -6,6 +6,7 @@
 
 mod api;
 mod filter;
+mod node;
 mod server;
 mod state;
 
@@ -22,6 +23,12 @@ use serde_json::{json, Value};
 
 use crate::checks::CheckId;
 use crate::profile::Profile;
+
+pub(crate) use node::NodeView;
+
+/// Where the session puts the node `init` described, for `listconfigs`
+/// and `getinfo` to describe the same one.
+pub(crate) type NodeSlot = Arc<Mutex<Option<NodeView>>>;
 
 /// One call the plugin made.
 #[derive(Clone, Debug, Serialize)]
@@ -84,6 +91,8 @@ struct Shared {
     datastore: Mutex<state::Datastore>,
     /// What the calls broke, distinct and capped.
     notes: Mutex<Vec<RpcFinding>>,
+    /// The node `init` described, once it was sent.
+    node: NodeSlot,
 }
 
 /// Distinct findings kept per run; a plugin repeating a wrong call in a
@@ -139,8 +148,9 @@ impl MockRpc {
             stats: Stats::default(),
             api: profile.rpc_data("commands.json").and_then(|b| api::Api::parse(b).ok()),
             allow_deprecated: AtomicBool::new(true),
-            datastore: Mutex::new(state::Datastore::default()),
+            datastore: Mutex::new(state::Datastore::seeded(profile.rpc_answer("listdatastore").as_ref())),
             notes: Mutex::new(Vec::new()),
+            node: Arc::new(Mutex::new(None)),
         });
         let thread = {
             let (stop, shared) = (stop.clone(), shared.clone());
@@ -152,6 +162,12 @@ impl MockRpc {
     /// The calls so far (at most `Limits::recorded_calls` of them).
     pub fn calls(&self) -> Vec<RpcCall> {
         self.shared.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    /// Where the node `init` describes goes, so `listconfigs` and
+    /// `getinfo` agree with it.
+    pub(crate) fn node_slot(&self) -> NodeSlot {
+        self.shared.node.clone()
     }
 
     /// Sets lightningd's `allow-deprecated-apis` (default true): without
@@ -355,7 +371,53 @@ impl Shared {
             result["lightning-dir"] = Value::from(self.lightning_dir.clone());
             result["version"] = Value::from(self.profile.version.clone());
         }
+        if let Some(node) = self.node.lock().ok().and_then(|n| n.clone()) {
+            match method {
+                "getinfo" => node.getinfo(&mut result),
+                "listconfigs" => node.listconfigs(&mut result),
+                _ => {}
+            }
+        }
+        let allow = self.allow_deprecated.load(Ordering::SeqCst);
+        if !allow && self.api.as_ref().is_some_and(|a| api::release(&a.tag) < (23, 5)) {
+            without_deprecated_amounts(&mut result);
+        }
+        if method == "listconfigs" {
+            let hides = self.api.as_ref().is_some_and(|a| a.hides_token);
+            if let Err(error) = node::listconfigs_params(&mut result, params, allow, hides) {
+                return json!({ "error": error });
+            }
+        }
         json!({ "result": result })
+    }
+}
+
+/// What releases before v23.05 answer without deprecated APIs
+/// (`json_add_amount_msat_compat`): `_msat` amounts as numbers instead of
+/// `"123msat"` strings, without their raw `msatoshi*` twins; and in
+/// `listconfigs`, no `null` for a plugin option that is not set.
+fn without_deprecated_amounts(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|k, _| !k.starts_with("msatoshi"));
+            let plugins = m.contains_key("important-plugins");
+            for (k, x) in m.iter_mut() {
+                if let Some(n) = x.as_str().filter(|_| k.ends_with("_msat")).and_then(|s| s.strip_suffix("msat")?.parse::<u64>().ok()) {
+                    *x = Value::from(n);
+                } else {
+                    without_deprecated_amounts(x);
+                }
+                if plugins && (k == "plugins" || k == "important-plugins") {
+                    for p in x.as_array_mut().into_iter().flatten() {
+                        if let Some(Value::Object(o)) = p.get_mut("options") {
+                            o.retain(|_, v| !v.is_null());
+                        }
+                    }
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(without_deprecated_amounts),
+        _ => {}
     }
 }
 
@@ -372,4 +434,21 @@ fn releases_with(method: &str) -> Option<String> {
         })
         .collect();
     (!have.is_empty()).then(|| have.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v23_02_without_deprecated_apis_gives_amounts_as_numbers() {
+        let mut v = json!({"msatoshi_fees_collected": 0, "fees_collected_msat": "12msat", "peers": [{"msatoshi_to_us": 1, "to_us_msat": "1msat"}],
+            "important-plugins": [{"name": "autoclean", "options": {"autoclean-cycle": null, "x": 1}}], "alias_msat": "x"});
+        without_deprecated_amounts(&mut v);
+        assert_eq!(
+            v,
+            json!({"fees_collected_msat": 12, "peers": [{"to_us_msat": 1}],
+            "important-plugins": [{"name": "autoclean", "options": {"x": 1}}], "alias_msat": "x"})
+        );
+    }
 }

@@ -137,19 +137,71 @@ fn known() -> Vec<Known> {
 }
 
 fn listed<'a>(known: &'a [Known], case: &str, version: &str, kind: &str) -> Option<&'a Known> {
-    known.iter().find(|k| k.case == case && k.kind == kind && k.releases.iter().any(|r| r == "*" || r == version))
+    // `prefix*` lists every case whose name starts with the prefix.
+    let names = |k: &Known| k.case.strip_suffix('*').map_or(k.case == case, |p| case.starts_with(p));
+    known.iter().find(|k| names(k) && k.kind == kind && k.releases.iter().any(|r| r == "*" || r == version))
 }
 
-/// Every defect misbehave.py knows, read from the fixture itself.
-fn defects() -> Vec<String> {
+/// Every defect misbehave.py knows with the check it breaks, read from the
+/// fixture itself.
+fn defects() -> Vec<(String, String)> {
     let python = std::env::var("CLN_HARNESS_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = format!(
-        "import importlib.util as u; s=u.spec_from_file_location('m', {:?}); m=u.module_from_spec(s); s.loader.exec_module(m); print('\\n'.join(sorted(m.DEFECTS)))",
+        "import importlib.util as u; s=u.spec_from_file_location('m', {:?}); m=u.module_from_spec(s); s.loader.exec_module(m); print('\\n'.join(d + ' ' + m.CHECKS[d] for d in sorted(m.DEFECTS)))",
         root().join("fixtures/plugins/misbehave.py").display().to_string()
     );
     let out = std::process::Command::new(python).args(["-c", &script]).output().expect("python runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    let ids: Vec<&str> = cln_harness::checks::CATALOGUE.iter().map(|c| c.id).collect();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (d, c) = l.split_once(' ').expect("defect and check");
+            assert!(ids.contains(&c), "misbehave.py: CHECKS names {c:?} for {d}, which is no check");
+            (d.to_owned(), c.to_owned())
+        })
+        .collect()
+}
+
+/// Which cases run against which release. The oldest and the newest run
+/// every case. A release between them runs every fixture plugin, every
+/// defect whose check has another tier in a neighbouring release (the
+/// rule changed there), and its share of the rest: defects are dealt out
+/// in turn across the middle releases, so each runs on one at least.
+/// `CLN_HARNESS_DIFF_ALL=1` runs every case on every release.
+fn selected(builds: &[Build]) -> Vec<(Build, Case)> {
+    use cln_harness::Profile;
+    let profiles: Vec<Option<Profile>> = builds.iter().map(|b| b.profile().and_then(|p| Profile::load(&p).ok())).collect();
+    let tier = |check: &str, i: usize| {
+        let def = cln_harness::checks::CATALOGUE.iter().find(|c| c.id == check)?;
+        profiles[i].as_ref().and_then(|p| def.tier_for(p))
+    };
+    let defect_checks: BTreeMap<String, String> = defects().into_iter().collect();
+    let middle = builds.len().saturating_sub(2).max(1);
+    let mut out = Vec::new();
+    for (i, b) in builds.iter().enumerate() {
+        // CLN_HARNESS_DIFF_ALL=1: every case on every release (slow).
+        let edge = i == 0 || i + 1 == builds.len() || std::env::var("CLN_HARNESS_DIFF_ALL").as_deref() == Ok("1");
+        for (n, case) in cases().into_iter().enumerate() {
+            let run = match case.0.strip_prefix("misbehave:").filter(|d| !d.is_empty()) {
+                _ if edge => true,
+                // The oldest and newest releases prove the hook rules
+                // against a node; tests/cli/hooks.rs judges every profile.
+                None if case.0.starts_with("hooks:") => false,
+                None => true,
+                Some(d) => {
+                    let check = &defect_checks[d];
+                    let changes = (i > 0 && tier(check, i) != tier(check, i - 1)) || (i + 1 < builds.len() && tier(check, i) != tier(check, i + 1));
+                    changes || n % middle == (i - 1) % middle
+                }
+            };
+            if run {
+                out.push((b.clone(), case));
+            }
+        }
+    }
+    out
 }
 
 /// A case: its name, the program and arguments, its environment.
@@ -168,10 +220,37 @@ fn cases() -> Vec<Case> {
         ("plugin:tutorial_pyln.py".into(), PathBuf::from(&python), vec![plugins.join("tutorial_pyln.py").display().to_string()], vec![]),
         ("plugin:cln-plugin-fixture".into(), PathBuf::from(cln_plugin), vec![], vec![]),
     ];
-    for d in defects() {
+    for (d, _) in defects() {
         cases.push((format!("misbehave:{d}"), plugins.join("misbehave.py"), vec![], vec![("CLN_HARNESS_DEFECT".into(), d)]));
     }
+    cases.extend(hook_cases());
     cases
+}
+
+/// The hooks a real node calls here: db_write from its first database
+/// write (before init), rpc_command for every command the cross-check
+/// sends, peer_connected and custommsg when the second node connects and
+/// sends a message.
+const REAL_HOOKS: [&str; 4] = ["db_write", "rpc_command", "peer_connected", "custommsg"];
+
+/// hooks.py answering correctly, and each hook defect limited to one of
+/// the hooks a real node calls here: `hooks:<defect>@<hook>`. A hook never
+/// answered is left out: the real node waits for it for ever.
+fn hook_cases() -> Vec<Case> {
+    let script = root().join("fixtures/plugins/hooks.py");
+    let mut out: Vec<Case> = vec![("hooks:".into(), script.clone(), vec![], vec![])];
+    let defects = ["hook-error", "hook-terminated", "hook-bare-result", "hook-bad-result", "hook-exit", "hook-db-write-fail", "hook-before-init"];
+    for d in defects {
+        for h in REAL_HOOKS {
+            // These two act on db_write alone, and before init.
+            if matches!(d, "hook-db-write-fail" | "hook-before-init") && h != "db_write" {
+                continue;
+            }
+            let env = vec![("CLN_HARNESS_DEFECT".to_owned(), d.to_owned()), ("CLN_HARNESS_HOOK".to_owned(), h.to_owned())];
+            out.push((format!("hooks:{d}@{h}"), script.clone(), vec![], env));
+        }
+    }
+    out
 }
 
 #[test]
@@ -182,8 +261,8 @@ fn harness_and_real_node_agree() {
     let filter = std::env::var("CLN_HARNESS_DIFF_FILTER").unwrap_or_default();
     let mut jobs: Vec<Box<dyn FnOnce() -> (String, String, Result<cln_harness::crosscheck::Comparison, String>) + Send>> = Vec::new();
     let mut skipped = Vec::new();
-    for b in &builds {
-        for (name, program, args, env) in cases() {
+    for (b, (name, program, args, env)) in selected(&builds) {
+        {
             if !name.contains(&filter) {
                 continue;
             }
@@ -191,7 +270,6 @@ fn harness_and_real_node_agree() {
                 skipped.push(format!("{name} on {}", b.version));
                 continue;
             }
-            let b = b.clone();
             jobs.push(Box::new(move || {
                 let mut c = CrossCheck::new(&b.lightningd, &program, exe());
                 c.args = args.into_iter().map(Into::into).collect();
@@ -467,4 +545,222 @@ fn captures_are_what_the_real_node_sends() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// RPC: the mock lightning-rpc against the real one, on the same calls.
+
+/// The calls of `fixtures/differential/rpc-calls.txt`, in rpc_caller's
+/// action format.
+fn rpc_calls() -> Vec<String> {
+    let path = root().join("fixtures/differential/rpc-calls.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().map(str::trim).filter(|l| l.starts_with("call ")).map(str::to_owned).collect()
+}
+
+/// Where the shapes of two answers differ: members one has and the other
+/// lacks, and JSON types that differ. Arrays are compared by their first
+/// items, where both have one.
+fn rpc_shape_diff(path: &str, real: &serde_json::Value, mock: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    let kind = |v: &Value| match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    match (real, mock) {
+        (Value::Object(r), Value::Object(m)) => {
+            for (k, v) in r {
+                match m.get(k) {
+                    Some(w) => rpc_shape_diff(&format!("{path}.{k}"), v, w, out),
+                    None => out.push(format!("{path}.{k} only from lightningd")),
+                }
+            }
+            for k in m.keys().filter(|k| !r.contains_key(*k)) {
+                out.push(format!("{path}.{k} only from the mock"));
+            }
+        }
+        (Value::Array(r), Value::Array(m)) => {
+            if let (Some(a), Some(b)) = (r.first(), m.first()) {
+                rpc_shape_diff(&format!("{path}[]"), a, b, out);
+            }
+        }
+        (a, b) if kind(a) != kind(b) => out.push(format!("{path}: lightningd {} {a}, mock {} {b}", kind(a), kind(b))),
+        _ => {}
+    }
+}
+
+/// How one reply of the mock differs from lightningd's, if it does: an
+/// error's code and message must be equal, a result's shape.
+fn rpc_reply_diff(real: &serde_json::Value, mock: &serde_json::Value) -> Option<String> {
+    match (real.get("error"), mock.get("error"), real.get("result"), mock.get("result")) {
+        (Some(r), Some(m), _, _) => (r["code"] != m["code"] || r["message"] != m["message"]).then(|| format!("lightningd {r}, mock {m}")),
+        (None, None, Some(r), Some(m)) => {
+            let mut out = Vec::new();
+            rpc_shape_diff("result", r, m, &mut out);
+            out.truncate(12);
+            (!out.is_empty()).then(|| out.join("; "))
+        }
+        _ => Some(format!("lightningd {real}, mock {mock}")),
+    }
+}
+
+/// The replies rpc_caller logged under the real node.
+fn rpc_real(b: &Build, calls: &str, args: Vec<String>) -> Result<Vec<serde_json::Value>, String> {
+    let work = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let backend = cln_harness::backend::write_wrapper(work.path(), &exe()).map_err(|e| e.to_string())?;
+    let opts = NodeOptions {
+        plugins: vec![root().join("fixtures/plugins/rpc_caller.py")],
+        args,
+        env: vec![("CLN_HARNESS_RPC".into(), calls.to_owned())],
+    };
+    let mut node = Node::start(b, &backend, &opts).map_err(|e| e.to_string())?;
+    let ready = node.wait_ready(Instant::now() + Duration::from_secs(120));
+    let replies = |log: &str| -> Vec<serde_json::Value> {
+        cln_harness::lightningd::parse_log(log)
+            .into_iter()
+            .filter(|e| e.subsystem == "plugin-rpc_caller.py")
+            .filter_map(|e| {
+                let t = e.text.strip_prefix("reply ")?;
+                // Releases before v25.05 log a plugin's message JSON-escaped.
+                serde_json::from_str(t).ok().or_else(|| serde_json::from_str(&serde_json::from_str::<String>(&format!("\"{t}\"")).ok()?).ok())
+            })
+            .collect()
+    };
+    // v23.02 answers getinfo before every plugin's init is done: wait for
+    // the last reply (or the plugin's end), within a deadline.
+    let want = calls.lines().count();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while matches!(ready, Started::Ready) && replies(&node.log()).len() < want && Instant::now() < deadline && node.exited().is_none() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    node.stop(Instant::now() + Duration::from_secs(40));
+    let log = node.log();
+    if !matches!(ready, Started::Ready) {
+        return Err(format!("{ready:?}; log ends:\n{}", log.lines().rev().take(15).collect::<Vec<_>>().join("\n")));
+    }
+    let got = replies(&log);
+    if got.len() < want {
+        let mine: Vec<&str> = log.lines().filter(|l| l.contains("rpc_caller")).collect();
+        return Err(format!("rpc_caller logged {} replies of {want}; its log lines:\n{}", got.len(), mine.join("\n")));
+    }
+    Ok(got)
+}
+
+/// The replies rpc_caller logged under the harness.
+fn rpc_mock(profile: &str, calls: &str, allow_deprecated: bool) -> Result<Vec<serde_json::Value>, String> {
+    let r = cln_harness::Harness::new(root().join("fixtures/plugins/rpc_caller.py"))
+        .profile(profile)
+        .env("CLN_HARNESS_RPC", calls)
+        .allow_deprecated_apis(allow_deprecated)
+        .handshake_only(true)
+        .timeout(Duration::from_secs(60))
+        .run()
+        .map_err(|e| e.to_string())?;
+    Ok(r.log.iter().filter_map(|l| l.message.strip_prefix("reply ").and_then(|t| serde_json::from_str(t).ok())).collect())
+}
+
+/// One build's run of the RPC section: its version, whether deprecated
+/// APIs were allowed, and lightningd's and the mock's replies.
+type RpcRun = (String, bool, Result<(Vec<serde_json::Value>, Vec<serde_json::Value>), String>);
+
+/// The mock lightning-rpc answers rpc_caller's calls (built-in commands,
+/// then wrong and deprecated calls) as the real node does: the same error
+/// codes and words, answers of the same shape; with deprecated APIs
+/// allowed and refused.
+#[test]
+fn rpc_answers_agree_with_the_real_node() {
+    let Some(builds) = builds() else { return };
+    let builds: Vec<Build> = builds.into_iter().filter(|b| b.profile().is_some()).collect();
+    for must in ["v26.06", "v23.02"] {
+        assert!(builds.iter().any(|b| b.version.starts_with(must)), "the RPC section needs a {must} build; have {builds:?}");
+    }
+    let known = known();
+    let calls = rpc_calls();
+    assert!(calls.len() > 20, "{} calls", calls.len());
+    let text = calls.join("\n");
+    let mut jobs: Vec<Box<dyn FnOnce() -> RpcRun + Send>> = Vec::new();
+    for b in &builds {
+        for allow in [true, false] {
+            let (b, text) = (b.clone(), text.clone());
+            jobs.push(Box::new(move || {
+                let profile = b.profile().expect("filtered");
+                let args = if allow { vec![] } else { vec!["--allow-deprecated-apis=false".to_owned()] };
+                let both = rpc_real(&b, &text, args).and_then(|real| Ok((real, rpc_mock(&profile, &text, allow)?)));
+                (b.version.clone(), allow, both)
+            }));
+        }
+    }
+    let mut problems = Vec::new();
+    let mut agreed = 0;
+    // A listed difference that showed in no run at all is stale; some show
+    // only in some runs (start-up timing), so one agreeing run is not.
+    let mut listed_seen: BTreeMap<(String, String), (bool, String)> = BTreeMap::new();
+    for (version, allow, r) in pool(width(), jobs) {
+        let (real, mock) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                problems.push(format!("{version}: could not run: {e}"));
+                continue;
+            }
+        };
+        if real.len() != calls.len() || mock.len() != calls.len() {
+            problems.push(format!("{version}: {} calls, lightningd answered {}, the mock {}", calls.len(), real.len(), mock.len()));
+            continue;
+        }
+        let mode = if allow { "" } else { " (deprecated APIs off)" };
+        for ((call, r), m) in calls.iter().zip(&real).zip(&mock) {
+            let case = format!("rpc:{call}");
+            let listed = listed(&known, &case, &version, "differs").or_else(|| listed(&known, &format!("{case}{mode}"), &version, "differs"));
+            let diff = rpc_reply_diff(r, m);
+            match (&diff, listed) {
+                (None, None) => agreed += 1,
+                (Some(d), None) => problems.push(format!("{version}{mode} {call}: unlisted difference: {d}")),
+                (_, Some(k)) => {
+                    let seen = listed_seen.entry((k.case.clone(), version.clone())).or_insert((false, k.reason.clone()));
+                    seen.0 |= diff.is_some();
+                }
+            }
+        }
+    }
+    for ((case, version), (seen, reason)) in &listed_seen {
+        if !seen {
+            problems.push(format!("{case} on {version}: listed as differing ({reason}) but agreed in every run: remove the stale entry"));
+        }
+    }
+    eprintln!("rpc: {agreed} replies agree with the real node, {} listed differences", listed_seen.len());
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+/// `cln-harness capture-rpc` on the real builds: the answers it would
+/// write name no path, port or backend of the capture's own machine, and
+/// `listconfigs` has every config with its source.
+#[test]
+fn captured_rpc_answers_are_machine_free() {
+    let Some(builds) = builds() else { return };
+    for b in builds.iter().filter(|b| b.version.starts_with("v26.06") || b.version.starts_with("v23.02")) {
+        let c = cln_harness::capture::capture(b, &exe()).unwrap_or_else(|e| panic!("{}: {e}", b.version));
+        let root = b.lightningd.parent().unwrap().parent().unwrap().display().to_string();
+        for (method, v) in &c.answers {
+            let text = v.to_string();
+            for bad in [root.as_str(), "/tmp/", "cln-harness-backend", "\"127.0.0.1:"] {
+                assert!(!text.contains(bad), "{} {method}: {bad} in {text}", b.version);
+            }
+        }
+        let lc = &c.answers["listconfigs"];
+        let configs = lc.get("configs").and_then(|c| c.as_object()).cloned().unwrap_or_else(|| lc.as_object().unwrap().clone());
+        // v23.02's flat answer lists plugin options under `plugins`.
+        let least = if lc.get("configs").is_some() { 60 } else { 40 };
+        assert!(configs.len() > least, "{}: {} configs", b.version, configs.len());
+        if let Some(modern) = lc.get("configs").and_then(|c| c.as_object()) {
+            for (name, e) in modern {
+                assert!(e.get("source").or(e.get("sources")).is_some(), "{} {name}: no source in {e}", b.version);
+            }
+            assert_eq!(modern["plugin"]["values_str"], serde_json::json!([]), "{}: the capture's backend is left out", b.version);
+        }
+        assert_eq!(c.answers["getinfo"]["blockheight"], 0, "{}", b.version);
+        assert!(c.answers["listinvoices"]["invoices"].as_array().is_some_and(|i| i.len() == 1), "{}: the capture's invoice", b.version);
+    }
 }

@@ -161,11 +161,21 @@ impl<W: Write> Human<W> {
         for (g, n) in counted(self.passed.iter().map(|id| group(id))) {
             writeln!(o, "{pass}PASS{pass:#} {:<34} {n} check{} passed", format!("{g}/*"), if n == 1 { "" } else { "s" })?;
         }
-        if let Some((_, why)) = self.skipped.first() {
-            let s = style(Outcome::Skip);
-            writeln!(o, "{s}SKIP{s:#} {} checks {why}{}", self.skipped.len(), if self.verbose { ":" } else { " (-v lists them)" })?;
+        // One line per reason: checks not reached, and checks the platform
+        // cannot make, are different news.
+        let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (id, why) in &self.skipped {
+            match reasons.iter_mut().find(|(w, _)| w == why) {
+                Some((_, ids)) => ids.push(id),
+                None => reasons.push((why, vec![id])),
+            }
+        }
+        let s = style(Outcome::Skip);
+        for (why, ids) in reasons {
+            let n = ids.len();
+            writeln!(o, "{s}SKIP{s:#} {n} check{} {why}{}", if n == 1 { "" } else { "s" }, if self.verbose { ":" } else { " (-v lists them)" })?;
             if self.verbose {
-                for (id, _) in &self.skipped {
+                for id in ids {
                     writeln!(o, "       {id}")?;
                 }
             }
@@ -375,5 +385,21 @@ mod tests {
     fn quiet_shows_the_verdict_alone() {
         let out = render(|h| h.quiet(true));
         assert_eq!(out, "v26.06: this plugin would stop lightningd itself (manifest/options/taken)\n");
+    }
+
+    #[test]
+    fn skips_for_different_reasons_get_a_line_each() {
+        let (mut checks, mut report) = run();
+        let platform = check("lifecycle/children", Outcome::Skip, "not checked: this platform does not show the harness a plugin's descendants");
+        checks.push(platform.clone());
+        report.checks.push(platform);
+        let mut h = Human::new(Vec::new());
+        for c in checks {
+            h.event(&Event::Check(c));
+        }
+        h.event(&Event::RunFinished(Box::new(report)));
+        let out = anstream::adapter::strip_str(&String::from_utf8(h.out).unwrap()).to_string();
+        assert!(out.contains("SKIP 2 checks not reached: lightningd stops at manifest/options/taken (-v lists them)"), "{out}");
+        assert!(out.contains("SKIP 1 check not checked: this platform does not show"), "{out}");
     }
 }

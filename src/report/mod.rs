@@ -1,7 +1,9 @@
 //! Reports: the result of a run, and the sinks that render the event
-//! stream (`human` for people, `transcript` for every byte).
+//! stream (`human` for people, `transcript` for every byte), and `file`
+//! for report files written whole or not at all.
 
 pub mod github;
+pub mod file;
 pub mod human;
 pub mod json;
 pub mod junit;

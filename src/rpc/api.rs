@@ -47,7 +47,7 @@ struct Param {
 /// One release's API.
 pub(super) struct Api {
     pub(super) tag: String,
-    hides_token: bool,
+    pub(super) hides_token: bool,
     pub(super) commands: BTreeMap<String, Command>,
 }
 
@@ -97,10 +97,29 @@ fn accepts(ty: &str, v: &Value) -> bool {
         "boolean" => v.is_boolean() || v.as_str().is_some_and(|s| s == "true" || s == "false"),
         "array" => v.is_array(),
         "object" => v.is_object(),
-        "msat" | "sat" | "msat_or_any" | "sat_or_all" | "msat_or_all" | "feerate" => v.is_number() || v.is_string(),
+        "msat" | "sat" => amount(v),
+        "msat_or_any" => amount(v) || v == "any",
+        "sat_or_all" | "msat_or_all" => amount(v) || v == "all",
+        "feerate" => v.is_number() || v.is_string(),
         // CLN's string-shaped types: hex, pubkey, txid, short_channel_id...
         _ => v.is_string(),
     }
+}
+
+/// Whether `v` is an amount as lightningd's `parse_amount_msat` and
+/// `parse_amount_sat` read one: a non-negative integer, digits with `msat`
+/// or `sat`, or bitcoins with `btc`.
+fn amount(v: &Value) -> bool {
+    if let Some(n) = v.as_f64() {
+        return v.is_u64() || (n >= 0.0 && n.fract() == 0.0);
+    }
+    let Some(s) = v.as_str() else { return false };
+    let digits = |d: &str| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit());
+    if let Some(btc) = s.strip_suffix("btc") {
+        let (whole, frac) = btc.split_once('.').unwrap_or((btc, "0"));
+        return digits(whole) && digits(frac) && frac.len() <= 11;
+    }
+    digits(s.strip_suffix("msat").or_else(|| s.strip_suffix("sat")).unwrap_or(s))
 }
 
 /// What lightningd's parser for `ty` says of a value it cannot take.
@@ -114,7 +133,9 @@ fn should_be(ty: &str) -> &'static str {
         "number" => "should be a non-negative floating-point number",
         "boolean" => "should be 'true' or 'false'",
         "array" => "should be an array",
-        "msat" | "msat_or_any" | "msat_or_all" => "should be a millisatoshi amount",
+        "msat" | "msat_or_all" => "should be a millisatoshi amount",
+        // `invoice`'s own parser (lightningd/invoice.c).
+        "msat_or_any" => "should be positive msat or 'any'",
         "sat" | "sat_or_all" => "should be a satoshi amount",
         "pubkey" => "should be a node id",
         "short_channel_id" => "should be a short_channel_id of form NxNxN",
@@ -261,6 +282,9 @@ mod tests {
             "generation: should be an unsigned 64 bit integer: invalid token (see logs for details)"
         );
         assert_eq!(refused(&a, "datastore", json!(["k", 1, 2, 3, 4]), true).0, "too many parameters: got 5, expected 4");
+        assert!(accepts("msat", &json!("1000msat")) && accepts("msat", &json!(5)) && accepts("sat", &json!("0.001btc")));
+        assert!(!accepts("msat", &json!("lots")) && !accepts("msat", &json!(-1)) && !accepts("msat", &json!("any")));
+        assert!(accepts("msat_or_any", &json!("any")) && accepts("sat_or_all", &json!("all")));
         let old = api("v24.05", false);
         assert_eq!(
             refused(&old, "datastore", json!({"key": "k", "string": 5}), true).0,

@@ -58,6 +58,18 @@ fn named(params: &Value, order: &[&str]) -> Map<String, Value> {
 }
 
 impl Datastore {
+    /// The datastore a fresh node holds: the leaf entries of a
+    /// `listdatastore` answer (the built-in plugins' own keys).
+    pub(super) fn seeded(listing: Option<&Value>) -> Datastore {
+        let mut d = Datastore::default();
+        for e in listing.and_then(|l| l.get("datastore")).and_then(Value::as_array).into_iter().flatten() {
+            let (Some(key), Some(bytes)) = (key_of(e.get("key")), e.get("hex").and_then(Value::as_str).and_then(unhex)) else { continue };
+            let generation = e.get("generation").and_then(Value::as_u64).unwrap_or(0);
+            d.entries.insert(key, (bytes, generation));
+        }
+        d
+    }
+
     /// The `{"result"|"error": …}` body for a datastore command, or `None`
     /// for any other command.
     pub(super) fn answer(&mut self, method: &str, params: &Value) -> Option<Value> {
@@ -166,5 +178,19 @@ mod tests {
         assert_eq!(mine["result"]["datastore"][0]["string"], "hi!");
         assert_eq!(ds.answer("deldatastore", &json!({"key": ["p", "a"]})).unwrap()["result"]["generation"], 1);
         assert_eq!(ds.answer("deldatastore", &json!({"key": ["p", "a"]})).unwrap()["error"]["code"], 1200);
+    }
+
+    #[test]
+    fn a_fresh_node_s_entries_are_listed_as_lightningd_lists_them() {
+        let listing = json!({"datastore": [
+            {"key": ["askrene", "layers", "xpay"], "generation": 0, "hex": "", "string": ""},
+            {"key": ["bookkeeper", "account", "wallet"], "generation": 2, "hex": "77"}
+        ]});
+        let mut ds = Datastore::seeded(Some(&listing));
+        let top = ds.answer("listdatastore", &json!({})).unwrap();
+        assert_eq!(top["result"]["datastore"], json!([{"key": ["askrene"]}, {"key": ["bookkeeper"]}]));
+        let leaf = ds.answer("listdatastore", &json!({"key": ["bookkeeper", "account", "wallet"]})).unwrap();
+        assert_eq!(leaf["result"]["datastore"][0]["generation"], 2);
+        assert_eq!(leaf["result"]["datastore"][0]["string"], "w");
     }
 }

@@ -136,7 +136,7 @@ impl Conn {
         let secs = self.settled_when.elapsed().as_secs_f64();
         if read < sent {
             format!("the plugin had read {read} of the {sent} bytes sent since it was last idle, {secs:.1} s later (it stopped reading its stdin)")
-        } else if !self.proc.idle() {
+        } else if self.proc.activity() != crate::process::Activity::Waiting {
             format!("the plugin had read all {sent} bytes sent since it was last idle but was still running {secs:.1} s later")
         } else {
             format!("the plugin's output was still arriving {secs:.1} s after it was last idle")

@@ -22,7 +22,7 @@ use crate::events::{Direction, Event, Frame, Sink};
 use crate::init::{self, Configuration, InitVerdict, OptionSetting};
 use crate::manifest::{self, Finding, Manifest};
 use crate::messages::{self, Notice};
-use crate::process::{strerror, Output, Spawn};
+use crate::process::{strerror, Activity, Output, Spawn};
 use crate::profile::Profile;
 use crate::report::{LogLine, Report, Verdict};
 use crate::rpc::MockRpc;
@@ -322,8 +322,11 @@ impl Harness {
                 d.canonicalize().map_err(|source| Error::LightningDir { path: d.clone(), source })?
             }
             None => {
+                // lightningd's network directory is `<lightning-dir>/<network>`:
+                // init names it, listconfigs names its parent.
                 let t = TempDir::new()?;
-                let dir = t.path().to_owned();
+                let dir = t.path().join(&self.network);
+                std::fs::create_dir(&dir).map_err(|source| Error::LightningDir { path: dir.clone(), source })?;
                 temp = Some(t);
                 dir
             }
@@ -490,6 +493,11 @@ pub(crate) const MAX_DEPTH: usize = 1000;
 /// Leftover processes named in `lifecycle/children`.
 const MAX_CHILDREN_SHOWN: usize = 20;
 
+/// Where a plugin's threads cannot be seen, how long it must have been
+/// silent, with everything read, before the next input is sent: without
+/// it, answers and log lines would be charged to the input after theirs.
+const UNSEEN_QUIET: Duration = Duration::from_millis(50);
+
 /// Why a wait for an answer ended without one.
 enum Waited {
     Answer(Message, Duration),
@@ -552,6 +560,8 @@ pub(crate) struct Session<'h, 's, 'd> {
     /// The one deadline shared by fresh processes that run side by side
     /// (robust cases): no wait of theirs goes past it.
     case_deadline: Option<Instant>,
+    /// The mock RPC's view of the node, filled when init is built.
+    rpc_node: Option<crate::rpc::NodeSlot>,
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
@@ -588,6 +598,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             log_dropped: 0,
             silence: None,
             case_deadline: None,
+            rpc_node: None,
         }
     }
 
@@ -607,6 +618,17 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// `lifecycle/children`, once every process of the run has ended.
     fn judge_children(&mut self) {
         if self.ended_processes == 0 {
+            return;
+        }
+        if !crate::process::sees_descendants() {
+            // Not a pass: no leftover found is not no leftover.
+            self.rec.record(
+                CheckId::LIFECYCLE_CHILDREN,
+                Outcome::Skip,
+                "not checked: this platform does not show the harness a plugin's descendants (no /proc); the plugin's process group was killed, and a process that left it may still be running".into(),
+                None,
+                None,
+            );
             return;
         }
         if self.leftover_total == 0 {
@@ -685,10 +707,16 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// what was missing: the caller reports "not judged", never survival.
     /// A plugin already seen not to settle is looked at once, not waited
     /// for again, so a plugin that stops reading costs one deadline.
+    ///
+    /// Where the threads cannot be seen ([`Activity::Unseen`]: macOS), the
+    /// plugin has read everything and been quiet for [`UNSEEN_QUIET`]: a
+    /// pace, not evidence, so the plugin is never noted as settled then.
     fn settle(&mut self, c: &mut Conn, deadline: Instant) -> bool {
         let deadline = if c.unsettled.is_some() { Instant::now() } else { deadline };
+        let mut last_output = Instant::now();
         loop {
             while let Some(out) = c.proc.try_output() {
+                last_output = Instant::now();
                 if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
                     self.killed(f);
                 }
@@ -697,11 +725,19 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 return c.stdout_eof;
             }
             let now = Instant::now();
-            // The /proc reads of `idle` last: they cost the most.
-            let done = c.proc.drained() && c.proc.stdout_taken() && c.proc.idle();
+            // The /proc reads of `activity` last: they cost the most.
+            let read_all = c.proc.drained() && c.proc.stdout_taken();
+            let done = read_all
+                && match c.proc.activity() {
+                    Activity::Waiting => {
+                        c.settled_at = Some(c.proc.sent());
+                        c.settled_when = now;
+                        true
+                    }
+                    Activity::Busy => false,
+                    Activity::Unseen => now.duration_since(last_output) >= UNSEEN_QUIET,
+                };
             if done {
-                c.settled_at = Some(c.proc.sent());
-                c.settled_when = now;
                 c.unsettled = None;
             } else if now >= deadline {
                 c.unsettled = Some(c.missing_evidence());
@@ -716,6 +752,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 return c.stdout_eof;
             }
             if let Some(out) = c.proc.next_output((now + Duration::from_micros(200)).min(deadline)) {
+                last_output = Instant::now();
                 if let Some(Waited::Killed(f)) = self.take_output(c, out, None) {
                     self.killed(f);
                 }
@@ -778,6 +815,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         let rpc = MockRpc::start(&rpc_path, &self.profile, &self.dir, self.rec.start, scripted)
             .map_err(|source| Error::RpcSocket { path: rpc_path.clone(), source })?;
         rpc.allow_deprecated(self.h.allow_deprecated_apis);
+        self.rpc_node = Some(rpc.node_slot());
 
         let spec = self.spawn_spec();
         self.spec = Some(spec.clone());
@@ -914,6 +952,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                 return;
             }
         };
+        if let Some(slot) = &self.rpc_node {
+            let given: Vec<String> = self.h.options.iter().map(|o| o.name.clone()).collect();
+            let path = self.program.plugin.display().to_string();
+            let view = crate::rpc::NodeView::from_init(&config, &params, &manifest.options, &given, &path, self.h.allow_deprecated_apis);
+            if let Ok(mut n) = slot.lock() {
+                *n = Some(view);
+            }
+        }
         if serde_json::from_str::<serde_json::Value>(&params).is_err() {
             // §6.1: lightningd copies int values verbatim, so `0x10` or `+5`
             // (which strtol accepts) make init invalid JSON.

@@ -182,3 +182,110 @@ fn quiet_prints_the_verdict_line_alone() {
     assert_eq!(r.code, 0);
     assert_eq!(r.stdout, "v26.06: lightningd would accept this plugin\n");
 }
+
+/// A run refused once its report files were opened (here the JUnit path is
+/// a directory) leaves each path as it was: no empty JSON file, and an
+/// earlier report not truncated.
+#[test]
+fn a_run_refused_after_its_files_are_opened_leaves_them_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("reports/cln-harness.json");
+    let junit_dir = dir.path().join("a-directory");
+    std::fs::create_dir(&junit_dir).unwrap();
+    let args = ["--json", json.to_str().unwrap(), "--junit", junit_dir.to_str().unwrap()];
+    let r = run(&args, &fixture("sample.py"));
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(one_error_line(&r).contains("a-directory"), "{}", r.stderr);
+    assert!(!json.exists(), "an empty JSON report was left behind");
+    std::fs::write(&json, "{\"earlier\": true}\n").unwrap();
+    let r = run(&args, &fixture("sample.py"));
+    assert_eq!(r.code, 2);
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), "{\"earlier\": true}\n", "the earlier report was cut");
+    // A run that takes place replaces it whole.
+    let r = run(&["--handshake-only", "--json", json.to_str().unwrap()], &fixture("sample.py"));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["runs"].as_array().map(Vec::len), Some(1), "{doc}");
+}
+
+/// Runs the harness with stdout a pipe closed after its first line, as
+/// `cln-harness run … | head -1` does: the exit code, and stderr.
+fn with_stdout_closed_early(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    use std::io::{BufRead, Read};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("cln-harness"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(!first.is_empty(), "no first line");
+    // The reader is dropped here: the pipe is closed.
+    let mut stderr = String::new();
+    let mut err = child.stderr.take().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the harness hung after its stdout was closed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    err.read_to_string(&mut stderr).unwrap();
+    (status.code().unwrap_or(-1), stderr)
+}
+
+/// A closed stdout is the reader's choice: the harness neither panics nor
+/// turns it into its own error, and exits with the verdict's code.
+#[test]
+fn a_closed_stdout_keeps_the_verdicts_exit_code() {
+    let plugin = fixture("misbehave.py");
+    let plugin = plugin.to_str().unwrap();
+    for (args, env, code) in [
+        (vec!["run", plugin], vec![], 0),
+        (vec!["run", "--timeout", "10", plugin], vec![("CLN_HARNESS_DEFECT", "crash-on-connect")], 1),
+        (vec!["run", "--format", "json", plugin], vec![], 0),
+        // Several releases: the compatibility matrix is printed at the end.
+        (vec!["run", "--cln-version", "v26.04..", plugin], vec![], 0),
+        (vec!["list"], vec![], 0),
+    ] {
+        let (got, stderr) = with_stdout_closed_early(&args, &env);
+        assert_eq!(got, code, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("error:"), "{args:?}: {stderr}");
+    }
+}
+
+/// Several releases with one --lightning-dir run one after the other there:
+/// each needs its lightning-rpc to itself.
+#[test]
+fn several_releases_share_a_lightning_dir_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let ld = dir.path().join("ld");
+    std::fs::create_dir(&ld).unwrap();
+    let json = dir.path().join("r.json");
+    let r = run(
+        &["--handshake-only", "--cln-version", "v26.04..", "--lightning-dir", ld.to_str().unwrap(), "--json", json.to_str().unwrap()],
+        &fixture("sample.py"),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(doc["runs"].as_array().map(Vec::len), Some(2), "{doc}");
+    assert!(doc.get("error").is_none(), "{doc}");
+}
+
+/// A stdout that cannot take the output (a full disk) is the harness's
+/// failure, unlike a reader that went away.
+#[test]
+fn a_stdout_that_cannot_be_written_is_exit_2() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("cln-harness")).arg("list").stdout(full).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: cannot write to stdout: No space left on device"), "{out:?}");
+}

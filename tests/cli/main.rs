@@ -11,6 +11,7 @@ mod gate;
 mod hooks;
 mod notifications;
 mod plugins;
+mod portable;
 mod realbuild;
 mod reports;
 mod rpc;

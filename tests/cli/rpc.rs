@@ -194,3 +194,78 @@ fn a_deprecated_command_is_reported_with_its_release_and_refused_without_depreca
     // v23.02 had not deprecated it.
     assert_eq!(outcome(&calls("call pay {\"bolt11\":\"lnbcrt1\"}", "v23.02"), "rpc/deprecated").0, Outcome::Pass);
 }
+
+/// `init.configuration` and the mock's `listconfigs` and `getinfo`
+/// describe one node, in every release's shapes: the lightning-dir (the
+/// network directory is `<lightning-dir>/<network>`), rpc-file, network,
+/// and the plugin's options with the values init carried.
+#[test]
+fn init_and_listconfigs_describe_the_same_node_in_every_profile() {
+    use serde_json::{json, Value};
+    let options = json!([
+        {"name": "nv-greeting", "type": "string", "default": "World", "description": "d"},
+        {"name": "nv-count", "type": "int", "default": 3, "description": "d"},
+        {"name": "nv-color", "type": "bool", "default": false, "description": "d"},
+        {"name": "nv-verbose", "type": "flag", "description": "d"},
+        {"name": "nv-peer", "type": "string", "multi": true, "description": "d"}
+    ]);
+    for profile in cln_harness::Profile::names() {
+        let r = Harness::new(fixture("rpc_caller.py"))
+            .profile(&profile)
+            .env("CLN_HARNESS_RPC", "show-init\ncall listconfigs {}\ncall getinfo {}")
+            .env("CLN_HARNESS_RPC_OPTIONS", options.to_string())
+            .option("nv-greeting=hi")
+            .option("nv-verbose")
+            .option("nv-peer=a")
+            .option("nv-peer=b")
+            .handshake_only(true)
+            .timeout(Duration::from_secs(20))
+            .run()
+            .expect("the harness runs");
+        let init: Value = r
+            .log
+            .iter()
+            .find_map(|l| l.message.strip_prefix("init ").map(|t| serde_json::from_str(t).unwrap()))
+            .unwrap_or_else(|| panic!("{profile}: no init logged: {:?}", r.log));
+        let got = replies(&r);
+        assert_eq!(got.len(), 2, "{profile}: {got:?}");
+        let lc: Value = serde_json::from_str::<Value>(&got[0]).unwrap()["result"].clone();
+        let info: Value = serde_json::from_str::<Value>(&got[1]).unwrap()["result"].clone();
+        let conf = &init["configuration"];
+        let netdir = conf["lightning-dir"].as_str().unwrap();
+        let network = conf["network"].as_str().unwrap();
+        assert_eq!(info["lightning-dir"], conf["lightning-dir"], "{profile}: getinfo");
+        assert_eq!(info["network"], conf["network"], "{profile}: getinfo");
+        let opts = &init["options"];
+        assert_eq!(opts, &json!({"nv-greeting": "hi", "nv-count": 3, "nv-color": false, "nv-verbose": true, "nv-peer": ["a", "b"]}));
+        let plugin = fixture("rpc_caller.py").display().to_string();
+        let mut described = 0;
+        if let Some(c) = lc.get("configs") {
+            let base = c["lightning-dir"]["value_str"].as_str().unwrap();
+            assert_eq!(format!("{base}/{network}"), netdir, "{profile}: configs.lightning-dir");
+            assert_eq!(c["network"]["value_str"], conf["network"], "{profile}");
+            assert_eq!(c["rpc-file"]["value_str"], conf["rpc-file"], "{profile}");
+            assert!(c["plugin"]["values_str"].as_array().unwrap().contains(&json!(plugin)), "{profile}: {}", c["plugin"]);
+            assert_eq!(c["nv-greeting"], json!({"value_str": "hi", "source": "cmdline", "plugin": plugin}), "{profile}");
+            assert_eq!(c["nv-count"], json!({"value_int": 3, "source": "default", "plugin": plugin}), "{profile}");
+            assert_eq!(c["nv-color"], json!({"value_bool": false, "source": "default", "plugin": plugin}), "{profile}");
+            assert_eq!(c["nv-verbose"], json!({"set": true, "source": "cmdline", "plugin": plugin}), "{profile}");
+            assert_eq!(c["nv-peer"]["values_str"], json!(["a", "b"]), "{profile}");
+            // Every config lightningd has is there, each with its source.
+            assert!(c.as_object().unwrap().len() > 60, "{profile}: {} configs", c.as_object().unwrap().len());
+            for (name, e) in c.as_object().unwrap() {
+                assert!(e.get("source").or(e.get("sources")).is_some(), "{profile}: {name} has no source: {e}");
+            }
+            described += 1;
+        }
+        if let Some(base) = lc.get("lightning-dir").and_then(Value::as_str) {
+            assert_eq!(format!("{base}/{network}"), netdir, "{profile}: flat lightning-dir");
+            assert_eq!(lc["network"], conf["network"], "{profile}");
+            assert_eq!(lc["rpc-file"], conf["rpc-file"], "{profile}");
+            let me = lc["plugins"].as_array().unwrap().iter().find(|p| p["path"] == json!(plugin)).expect("the plugin in plugins");
+            assert_eq!(&me["options"], opts, "{profile}: flat plugin options");
+            described += 1;
+        }
+        assert!(described > 0, "{profile}: listconfigs in no known shape: {lc}");
+    }
+}

@@ -195,6 +195,18 @@ fn readme_check_catalogue_is_in_sync_with_list() {
 }
 
 #[test]
+fn readme_matrix_of_the_sample_plugin_is_in_sync() {
+    let run = Run::from(harness().args(["run", "--cln-version", "all"]).arg(fixture("sample.py")).output().unwrap());
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let got: Vec<&str> = run.stdout.lines().skip_while(|l| *l != "per release:").take_while(|l| !l.is_empty()).collect();
+    let readme = std::fs::read_to_string(crate::root().join("README.md")).unwrap();
+    let start = readme.find("<!-- matrix:start").expect("README shows the sample's matrix");
+    let block = &readme[start..readme.find("<!-- matrix:end -->").unwrap()];
+    let want: Vec<&str> = block.split("```\n").nth(1).unwrap().lines().collect();
+    assert_eq!(got, want, "README's matrix is stale: paste the per-release lines of `cln-harness run --cln-version all fixtures/plugins/sample.py`");
+}
+
+#[test]
 fn all_profiles_end_with_a_compatibility_matrix() {
     // From v23.11 an uppercase option name is killed; v23.02 only refused '|'.
     let run = misbehave("option-uppercase", "all", &[]);

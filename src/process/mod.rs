@@ -17,13 +17,23 @@
 //! running when the plugin is gone (see [`PluginProcess::finish`]). Not
 //! guaranteed: a descendant that clears its environment *and* leaves the
 //! plugin's process tree while the plugin still runs is invisible to the
-//! walk; on other platforms only the process group is killed; and if the
-//! harness itself is killed with SIGKILL, only the plugin (through
-//! `PR_SET_PDEATHSIG`) dies with it.
+//! walk; and if the harness itself is killed with SIGKILL, only the plugin
+//! (through `PR_SET_PDEATHSIG`) dies with it.
+//!
+//! Everything that needs Linux (the parent-death signal, the subreaper,
+//! `/proc`) lives in [`linux`]; elsewhere (macOS) the harness sees less and
+//! says so: only the process group is killed, no leftover descendant is
+//! found (`lifecycle/children` is skipped, not passed), and whether the
+//! plugin is done with its input is [`Activity::Unseen`]. Setting
+//! `CLN_HARNESS_PORTABLE=1` makes a Linux run judge as such a platform does,
+//! so that path is tested where the tests run.
+
+#[cfg(target_os = "linux")]
+mod linux;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -32,6 +42,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal};
 
 /// What to run, and how.
 #[derive(Clone, Debug)]
@@ -83,10 +95,10 @@ pub struct PluginProcess {
     broken: Arc<AtomicBool>,
     /// A duplicate of the stdout pipe's read end, to ask whether output
     /// is still waiting for the reader thread.
-    stdout_probe: i32,
+    stdout_probe: Option<OwnedFd>,
     /// A duplicate of the stdin pipe's descriptor, to ask how much of what
     /// was written the plugin has not read yet.
-    stdin_probe: i32,
+    stdin_probe: Option<OwnedFd>,
     output: Receiver<Output>,
     exit: Option<ExitStatus>,
 }
@@ -117,10 +129,11 @@ impl PluginProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
-        // If the harness itself dies, the plugin goes too.
+        // If the harness itself dies, the plugin goes too (Linux only).
         unsafe {
             cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                #[cfg(target_os = "linux")]
+                linux::die_with_parent();
                 // The harness blocks the signals its cleanup thread waits
                 // for; the plugin gets them as lightningd's plugins do.
                 let mut set: libc::sigset_t = std::mem::zeroed();
@@ -135,7 +148,7 @@ impl PluginProcess {
 
         let (tx, output) = mpsc::sync_channel(OUTPUT_CHUNKS);
         let stdout = child.stdout.take().expect("stdout is piped");
-        let stdout_probe = unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        let stdout_probe = rustix::io::fcntl_dupfd_cloexec(&stdout, 0).ok();
         let stderr = child.stderr.take().expect("stderr is piped");
         let stdin = child.stdin.take().expect("stdin is piped");
         pump(stdout, tx.clone(), true);
@@ -143,7 +156,7 @@ impl PluginProcess {
         // Close-on-exec: a plugin spawned meanwhile by another thread (the
         // library runs in test harnesses) must not inherit this end of the
         // pipe, or this plugin never sees EOF on its stdin.
-        let stdin_probe = unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        let stdin_probe = rustix::io::fcntl_dupfd_cloexec(&stdin, 0).ok();
         let queued = Arc::new(AtomicUsize::new(0));
         let sent = Arc::new(AtomicU64::new(0));
         let broken = Arc::new(AtomicBool::new(false));
@@ -182,42 +195,25 @@ impl PluginProcess {
     /// plugin is dead; the events it caused are attributed by it.
     pub fn consumed(&self) -> u64 {
         let queued = self.queued.load(Ordering::SeqCst) as u64;
-        let in_pipe = fionread(self.stdin_probe).unwrap_or(0) as u64;
+        let in_pipe = unread(self.stdin_probe.as_ref()).unwrap_or(0) as u64;
         self.sent().saturating_sub(queued).saturating_sub(in_pipe)
     }
 
     /// Whether everything the plugin wrote to stdout so far has been taken
     /// from the pipe by the reader thread.
     pub fn stdout_taken(&self) -> bool {
-        fionread(self.stdout_probe).is_none_or(|n| n == 0)
+        fionread(self.stdout_probe.as_ref()).is_none_or(|n| n == 0)
     }
 
-    /// Whether the plugin is waiting for input with nothing else to do: no
-    /// thread of it is running or waiting on a disk, and one is blocked
-    /// reading its stdin or waiting for descriptors (poll, select, epoll),
-    /// not tearing down (a process on its way out blocks on locks and
-    /// joins, not on input). Read from /proc; what cannot be read gives no
-    /// evidence to wait for.
-    pub fn idle(&self) -> bool {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{}/task", self.child.id())) else { return true };
-        let mut waiting = None;
-        for t in tasks.flatten() {
-            let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else { continue };
-            // The state follows the command name's closing parenthesis.
-            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
-            if matches!(state, Some('R' | 'D')) {
-                return false;
-            }
-            // `/proc/<tid>/syscall`: the number and arguments of the
-            // system call the thread is blocked in.
-            if let Ok(sc) = std::fs::read_to_string(t.path().join("syscall")) {
-                let mut f = sc.split_whitespace();
-                let (nr, arg0) = (f.next().and_then(|n| n.parse::<i64>().ok()), f.next());
-                let input = matches!((nr, arg0), (Some(libc::SYS_read), Some("0x0"))) || nr.is_some_and(|n| INPUT_WAITS.contains(&n));
-                waiting = Some(waiting.unwrap_or(false) || input);
-            }
+    /// Whether the plugin is waiting for input with nothing else to do (see
+    /// [`Activity`]). Only Linux shows it (`/proc`); elsewhere, or when
+    /// `/proc` cannot be read, the answer is [`Activity::Unseen`].
+    pub fn activity(&self) -> Activity {
+        #[cfg(target_os = "linux")]
+        if procfs() {
+            return linux::activity(self.child.id());
         }
-        waiting.unwrap_or(true)
+        Activity::Unseen
     }
 
     /// Whether the plugin has read everything written to it: nothing queued,
@@ -230,7 +226,7 @@ impl PluginProcess {
         if self.queued.load(Ordering::SeqCst) != 0 {
             return false;
         }
-        fionread(self.stdin_probe).is_none_or(|n| n == 0)
+        unread(self.stdin_probe.as_ref()).is_none_or(|n| n == 0)
     }
 
     /// Closes the plugin's stdin once everything queued is written.
@@ -242,21 +238,11 @@ impl PluginProcess {
     }
 
     fn close_probe(&mut self) {
-        if self.stdin_probe >= 0 {
-            unsafe {
-                libc::close(self.stdin_probe);
-            }
-            self.stdin_probe = -1;
-        }
+        self.stdin_probe = None;
     }
 
     fn close_stdout_probe(&mut self) {
-        if self.stdout_probe >= 0 {
-            unsafe {
-                libc::close(self.stdout_probe);
-            }
-            self.stdout_probe = -1;
-        }
+        self.stdout_probe = None;
     }
 
     /// Waits for the next output until `deadline`.
@@ -305,9 +291,7 @@ impl PluginProcess {
         let pid = self.child.id() as i32;
         let before = descendants(pid, &self.marker);
         if self.exit.is_none() {
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
+            kill_pid(pid);
             self.exit = self.wait_exit(Instant::now() + Duration::from_secs(5));
         }
         // A child still exiting when the plugin went is not a leftover: only
@@ -328,9 +312,7 @@ impl PluginProcess {
     }
 
     fn kill_plugin(&mut self) {
-        unsafe {
-            libc::killpg(self.pgid, libc::SIGKILL);
-        }
+        kill_group(self.pgid);
         self.stdin = None;
         self.close_probe();
         if self.exit.is_none() {
@@ -358,25 +340,77 @@ impl Drop for PluginProcess {
     }
 }
 
-/// System calls that wait for input on descriptors.
-const INPUT_WAITS: [i64; 7] = [
-    libc::SYS_poll,
-    libc::SYS_select,
-    libc::SYS_epoll_wait,
-    libc::SYS_epoll_pwait,
-    libc::SYS_ppoll,
-    libc::SYS_pselect6,
-    libc::SYS_epoll_pwait2,
-];
+/// What the harness can tell, at one moment, of whether a plugin is done
+/// with the input it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activity {
+    /// No thread runs or waits on a disk, and one is blocked reading its
+    /// stdin or waiting on descriptors (poll, select, epoll): it has
+    /// handled what it read.
+    Waiting,
+    /// A thread runs or waits on a disk, or none waits for input (a
+    /// process on its way out blocks on locks and joins, not on input).
+    Busy,
+    /// Nothing to tell from: no `/proc` (macOS), an architecture whose
+    /// system call numbers the harness does not know, or `/proc` not
+    /// readable. Whether the plugin is done can then only be guessed.
+    Unseen,
+}
 
-/// Bytes waiting in a pipe, by `FIONREAD` on either end.
-fn fionread(fd: i32) -> Option<usize> {
-    if fd < 0 {
-        return None;
+/// Whether `/proc` evidence is used: on Linux, unless `CLN_HARNESS_PORTABLE`
+/// asks to judge as a platform without it does.
+fn procfs() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| std::env::var_os("CLN_HARNESS_PORTABLE").is_none_or(|v| v.is_empty() || v == "0"))
     }
-    let mut n: libc::c_int = 0;
-    let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
-    (r == 0).then_some(n.max(0) as usize)
+    #[cfg(not(target_os = "linux"))]
+    {
+        false
+    }
+}
+
+/// Whether the harness can find a plugin's descendants once it is gone
+/// (the process table and environments in `/proc`). Where it cannot, only
+/// the plugin's process group is killed, and leftovers go unseen.
+pub fn sees_descendants() -> bool {
+    procfs()
+}
+
+/// Bytes waiting in a pipe, by `FIONREAD` on its read end.
+fn fionread(fd: Option<&OwnedFd>) -> Option<usize> {
+    rustix::io::ioctl_fionread(fd?).ok().map(|n| n as usize)
+}
+
+/// Bytes written to a pipe and not yet read, asked on its write end. Linux
+/// answers `FIONREAD` on either end. macOS answers it on the write end with
+/// the count of a buffer that end never uses (always 0: XNU's
+/// `pipe_ioctl`), but gives the waiting bytes as `st_size` in `fstat` of
+/// the write end (`pipe_stat` reads the peer's count).
+fn unread(fd: Option<&OwnedFd>) -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        fionread(fd)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        rustix::fs::fstat(fd?).ok().map(|st| st.st_size.max(0) as usize)
+    }
+}
+
+/// SIGKILL to one process; one already gone is no error.
+fn kill_pid(pid: i32) {
+    if let Some(pid) = Pid::from_raw(pid) {
+        let _ = rustix::process::kill_process(pid, Signal::KILL);
+    }
+}
+
+/// SIGKILL to a whole process group.
+pub(crate) fn kill_group(pgid: i32) {
+    if let Some(pgid) = Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
+    }
 }
 
 fn pump(mut from: impl Read + Send + 'static, to: SyncSender<Output>, stdout: bool) {
@@ -435,9 +469,10 @@ fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>, sent: Arc<AtomicU64>,
 
 /// One entry of the process table.
 #[derive(Clone, Debug)]
-struct ProcInfo {
+pub(crate) struct ProcInfo {
     pid: i32,
     ppid: i32,
+    pgid: i32,
     zombie: bool,
     comm: String,
 }
@@ -447,53 +482,46 @@ fn own_prefix() -> String {
     format!("{}.", std::process::id())
 }
 
-/// Makes the harness a child subreaper once: orphaned descendants of its
-/// plugins become its children instead of init's.
+/// Makes the harness a child subreaper once (Linux): orphaned descendants
+/// of its plugins become its children instead of init's.
 fn become_subreaper() {
     #[cfg(target_os = "linux")]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| unsafe {
-            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        ONCE.call_once(|| {
+            linux::become_subreaper();
+            // Adopted orphans that exit on their own (a real node's
+            // subdaemons and plugins, a plugin's children) would stay
+            // zombies of a long-lived process using the library, and slow
+            // every scan of the process table.
+            let _ = thread::Builder::new().name("cln-harness-reaper".into()).spawn(|| loop {
+                thread::sleep(Duration::from_secs(1));
+                reap_orphans();
+            });
         });
     }
 }
 
-#[cfg(target_os = "linux")]
+/// Every process on the machine, where the platform shows them to the
+/// harness; none elsewhere.
 fn table() -> Vec<ProcInfo> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    let mut out = Vec::new();
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else { continue };
-        // `pid (comm) S ppid ...`; comm may hold spaces and parentheses.
-        let (Some(open), Some(close)) = (stat.iter().position(|&b| b == b'('), stat.iter().rposition(|&b| b == b')')) else {
-            continue;
-        };
-        if close < open {
-            continue;
-        }
-        let comm = String::from_utf8_lossy(&stat[open + 1..close]).into_owned();
-        let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
-        let mut f = rest.split_whitespace();
-        let state = f.next().unwrap_or("");
-        let ppid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        out.push(ProcInfo { pid, ppid, zombie: state == "Z" || state == "X", comm });
+    #[cfg(target_os = "linux")]
+    if procfs() {
+        return linux::table();
     }
-    out
-}
-
-#[cfg(not(target_os = "linux"))]
-fn table() -> Vec<ProcInfo> {
     Vec::new()
 }
 
 /// Whether a process's environment carries `marker` (an exact value) or,
-/// with `prefix`, any value starting with it.
+/// with `prefix`, any value starting with it; never where the platform
+/// does not show other processes' environments.
 fn has_marker(pid: i32, marker: &str, prefix: bool) -> bool {
-    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
-    let key = format!("{MARKER_VAR}={marker}");
-    env.split(|&b| b == 0).any(|v| if prefix { v.starts_with(key.as_bytes()) } else { v == key.as_bytes() })
+    #[cfg(target_os = "linux")]
+    if procfs() {
+        return linux::has_marker(pid, marker, prefix);
+    }
+    let _ = (pid, marker, prefix);
+    false
 }
 
 /// Every live process below `root` in the process tree, or carrying
@@ -531,9 +559,7 @@ fn running(known: &[ProcInfo], marker: &str) -> Vec<ProcInfo> {
 /// round (a descendant may fork meanwhile), then reaps those that are the
 /// harness's children.
 fn sweep(pgid: i32, marker: &str, root: i32, known: &[i32]) {
-    unsafe {
-        libc::killpg(pgid, libc::SIGKILL);
-    }
+    kill_group(pgid);
     let me = std::process::id() as i32;
     let deadline = Instant::now() + Duration::from_secs(2);
     let mut ours: Vec<i32> = known.to_vec();
@@ -543,9 +569,7 @@ fn sweep(pgid: i32, marker: &str, root: i32, known: &[i32]) {
             break;
         }
         for p in &live {
-            unsafe {
-                libc::kill(p.pid, libc::SIGKILL);
-            }
+            kill_pid(p.pid);
             if !ours.contains(&p.pid) {
                 ours.push(p.pid);
             }
@@ -553,6 +577,23 @@ fn sweep(pgid: i32, marker: &str, root: i32, known: &[i32]) {
         thread::sleep(Duration::from_millis(2));
     }
     reap(me, &ours, deadline);
+}
+
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+/// Reaps the zombies the harness adopted as subreaper: children that lead
+/// no process group and are not in the harness's own, so never a process
+/// it spawned itself (those lead their group, or share the harness's) and
+/// whose `Child` handle would then lose its status.
+fn reap_orphans() {
+    let me = std::process::id() as i32;
+    let own_group = rustix::process::getpgrp().as_raw_nonzero().get();
+    for p in table() {
+        if p.ppid == me && p.zombie && p.pid != p.pgid && p.pgid != own_group {
+            if let Some(pid) = Pid::from_raw(p.pid) {
+                let _ = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::NOHANG);
+            }
+        }
+    }
 }
 
 /// Waits for those of `pids` that are children of the harness, so none
@@ -566,8 +607,10 @@ fn reap(me: i32, pids: &[i32], deadline: Instant) {
             if p.ppid != me {
                 return false;
             }
-            let r = unsafe { libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG) };
-            r == 0
+            // Still running: try again; reaped, or not ours after all: done.
+            Pid::from_raw(pid).is_some_and(|p| {
+                matches!(rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG), Ok(None))
+            })
         });
         if left.is_empty() || Instant::now() >= deadline {
             break;
@@ -648,9 +691,7 @@ fn cleanup_everything() {
     for slot in &GROUPS {
         let pgid = slot.load(Ordering::SeqCst);
         if pgid > 0 {
-            unsafe {
-                libc::killpg(pgid, libc::SIGKILL);
-            }
+            kill_group(pgid);
         }
     }
     let prefix = own_prefix();
@@ -660,9 +701,7 @@ fn cleanup_everything() {
             break;
         }
         for pid in marked {
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
+            kill_pid(pid);
         }
         thread::sleep(Duration::from_millis(5));
     }
