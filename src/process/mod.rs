@@ -96,6 +96,9 @@ pub struct PluginProcess {
     /// A duplicate of the stdout pipe's read end, to ask whether output
     /// is still waiting for the reader thread.
     stdout_probe: Option<OwnedFd>,
+    /// Stdout chunks the reader thread has taken from the pipe and not yet
+    /// handed over: output that left the pipe but is not seen yet.
+    in_flight: Arc<AtomicUsize>,
     /// A duplicate of the stdin pipe's descriptor, to ask how much of what
     /// was written the plugin has not read yet.
     stdin_probe: Option<OwnedFd>,
@@ -151,8 +154,9 @@ impl PluginProcess {
         let stdout_probe = rustix::io::fcntl_dupfd_cloexec(&stdout, 0).ok();
         let stderr = child.stderr.take().expect("stderr is piped");
         let stdin = child.stdin.take().expect("stdin is piped");
-        pump(stdout, tx.clone(), true);
-        pump(stderr, tx, false);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        pump(stdout, tx.clone(), Some(in_flight.clone()));
+        pump(stderr, tx, None);
         // Close-on-exec: a plugin spawned meanwhile by another thread (the
         // library runs in test harnesses) must not inherit this end of the
         // pipe, or this plugin never sees EOF on its stdin.
@@ -161,7 +165,7 @@ impl PluginProcess {
         let sent = Arc::new(AtomicU64::new(0));
         let broken = Arc::new(AtomicBool::new(false));
         let stdin = writer(stdin, queued.clone(), sent.clone(), broken.clone());
-        Ok(PluginProcess { child, pgid, marker, stdin: Some(stdin), queued, sent, broken, stdout_probe, stdin_probe, output, exit: None })
+        Ok(PluginProcess { child, pgid, marker, stdin: Some(stdin), queued, sent, broken, stdout_probe, in_flight, stdin_probe, output, exit: None })
     }
 
     /// Queues bytes for the plugin's stdin; never blocks.
@@ -202,7 +206,11 @@ impl PluginProcess {
     /// Whether everything the plugin wrote to stdout so far has been taken
     /// from the pipe by the reader thread.
     pub fn stdout_taken(&self) -> bool {
-        fionread(self.stdout_probe.as_ref()).is_none_or(|n| n == 0)
+        // The pipe empty and nothing the reader took still on its way: else
+        // a reply could be seen only after the next input was sent, and be
+        // charged to it. (A chunk the reader holds between its read and
+        // its count is not seen; that window is a few instructions.)
+        fionread(self.stdout_probe.as_ref()).is_none_or(|n| n == 0) && self.in_flight.load(Ordering::SeqCst) == 0
     }
 
     /// Whether the plugin is waiting for input with nothing else to do (see
@@ -249,14 +257,21 @@ impl PluginProcess {
     pub fn next_output(&self, deadline: Instant) -> Option<Output> {
         let wait = deadline.saturating_duration_since(Instant::now());
         match self.output.recv_timeout(wait) {
-            Ok(o) => Some(o),
+            Ok(o) => Some(self.received(o)),
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => None,
         }
     }
 
     /// Output already available, without waiting.
     pub fn try_output(&self) -> Option<Output> {
-        self.output.try_recv().ok()
+        self.output.try_recv().ok().map(|o| self.received(o))
+    }
+
+    fn received(&self, o: Output) -> Output {
+        if matches!(o, Output::Stdout(..)) {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+        o
     }
 
     /// Polls for the process's exit until `deadline`.
@@ -413,7 +428,8 @@ pub(crate) fn kill_group(pgid: i32) {
     }
 }
 
-fn pump(mut from: impl Read + Send + 'static, to: SyncSender<Output>, stdout: bool) {
+fn pump(mut from: impl Read + Send + 'static, to: SyncSender<Output>, in_flight: Option<Arc<AtomicUsize>>) {
+    let stdout = in_flight.is_some();
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -423,6 +439,9 @@ fn pump(mut from: impl Read + Send + 'static, to: SyncSender<Output>, stdout: bo
                     return;
                 }
                 Ok(n) => {
+                    if let Some(c) = &in_flight {
+                        c.fetch_add(1, Ordering::SeqCst);
+                    }
                     let chunk = buf[..n].to_vec();
                     let msg = if stdout { Output::Stdout(Instant::now(), chunk) } else { Output::Stderr(Instant::now(), chunk) };
                     if to.send(msg).is_err() {

@@ -705,12 +705,18 @@ defect!(r_option_named_name_is_free, "option-named-name", "both", [], "manifest/
 defect!(r_option_named_test_option_is_free, "option-named-test-option", "both", [], "manifest/options/taken", "PASS", Has(""), 0);
 defect!(r_option_named_multi_opt_is_free, "option-named-multi-opt", "both", [], "manifest/options/taken", "PASS", Has(""), 0);
 
+/// `wumbo` is registered as `--large-channels|--wumbo` in v23.02, whose
+/// clash check compares a registration's whole names string and so starts
+/// the plugin (as the real v23.02.2 does); from v23.11 it is taken.
 #[test]
-fn r_option_named_like_a_hidden_alias_is_taken() {
+fn r_option_named_like_a_hidden_alias_is_taken_from_v23_11() {
     for profile in cln_harness::Profile::names() {
         let run = misbehave("option-named-wumbo", &profile, &[]);
-        let want = if profile == "v23.02" { "option name '--wumbo' is already taken" } else { "option name 'wumbo' is already taken" };
-        expect(&run, "manifest/options/taken", "FAIL", Is(want), 1);
+        if profile == "v23.02" {
+            expect(&run, "manifest/options/taken", "PASS", Has(""), 0);
+        } else {
+            expect(&run, "manifest/options/taken", "FAIL", Is("option name 'wumbo' is already taken"), 1);
+        }
     }
 }
 
