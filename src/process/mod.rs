@@ -33,7 +33,7 @@ mod linux;
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -43,6 +43,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rustix::event::{poll, PollFd, PollFlags};
 use rustix::process::{Pid, Signal};
 
 /// What to run, and how.
@@ -208,8 +209,8 @@ impl PluginProcess {
     pub fn stdout_taken(&self) -> bool {
         // The pipe empty and nothing the reader took still on its way: else
         // a reply could be seen only after the next input was sent, and be
-        // charged to it. (A chunk the reader holds between its read and
-        // its count is not seen; that window is a few instructions.)
+        // charged to it. The reader counts a chunk before it reads it, so
+        // no byte is ever in neither place.
         fionread(self.stdout_probe.as_ref()).is_none_or(|n| n == 0) && self.in_flight.load(Ordering::SeqCst) == 0
     }
 
@@ -428,20 +429,28 @@ pub(crate) fn kill_group(pgid: i32) {
     }
 }
 
-fn pump(mut from: impl Read + Send + 'static, to: SyncSender<Output>, in_flight: Option<Arc<AtomicUsize>>) {
+fn pump(mut from: impl Read + AsFd + Send + 'static, to: SyncSender<Output>, in_flight: Option<Arc<AtomicUsize>>) {
     let stdout = in_flight.is_some();
     thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
+            // Counted before the bytes leave the pipe, never after: the pipe
+            // empty and the count zero then mean every byte the plugin wrote
+            // has reached the session, whatever the scheduler does to this
+            // thread between its read and its send.
+            if let Some(c) = &in_flight {
+                wait_readable(&from);
+                c.fetch_add(1, Ordering::SeqCst);
+            }
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => {
+                    if let Some(c) = &in_flight {
+                        c.fetch_sub(1, Ordering::SeqCst);
+                    }
                     let _ = to.send(if stdout { Output::StdoutEof(Instant::now()) } else { Output::StderrEof(Instant::now()) });
                     return;
                 }
                 Ok(n) => {
-                    if let Some(c) = &in_flight {
-                        c.fetch_add(1, Ordering::SeqCst);
-                    }
                     let chunk = buf[..n].to_vec();
                     let msg = if stdout { Output::Stdout(Instant::now(), chunk) } else { Output::Stderr(Instant::now(), chunk) };
                     if to.send(msg).is_err() {
@@ -451,6 +460,13 @@ fn pump(mut from: impl Read + Send + 'static, to: SyncSender<Output>, in_flight:
             }
         }
     });
+}
+
+/// Blocks until `fd` has bytes or its writers are gone, without taking any.
+fn wait_readable(fd: &impl AsFd) {
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    // EINTR: poll again. Any other error: the read that follows reports it.
+    while let Err(rustix::io::Errno::INTR) = poll(&mut fds, None) {}
 }
 
 fn writer(mut stdin: ChildStdin, queued: Arc<AtomicUsize>, sent: Arc<AtomicU64>, broken: Arc<AtomicBool>) -> Sender<Vec<u8>> {

@@ -729,11 +729,14 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             let read_all = c.proc.drained() && c.proc.stdout_taken();
             let done = read_all
                 && match c.proc.activity() {
-                    Activity::Waiting => {
+                    // Taken again: what the plugin wrote before it went
+                    // back to waiting must be here too.
+                    Activity::Waiting if c.proc.stdout_taken() => {
                         c.settled_at = Some(c.proc.sent());
                         c.settled_when = now;
                         true
                     }
+                    Activity::Waiting => false,
                     Activity::Busy => false,
                     Activity::Unseen => now.duration_since(last_output) >= UNSEEN_QUIET,
                 };
