@@ -111,6 +111,10 @@ pub struct Node {
     dir: tempfile::TempDir,
     pub port: u16,
     pub version: String,
+    /// How it was started, to start it again after a port clash.
+    spec: (Build, PathBuf, NodeOptions),
+    /// Starts after a port clash so far.
+    pub restarts: u32,
 }
 
 /// Where a start ended.
@@ -134,8 +138,20 @@ impl Node {
     /// Starts lightningd; `backend` is the script that runs `cln-harness
     /// backend` (see [`crate::backend::write_wrapper`]).
     pub fn start(build: &Build, backend: &Path, opts: &NodeOptions) -> Result<Node, NodeError> {
+        Node::start_at(build, backend, opts, free_port()?)
+    }
+
+    /// [`start`](Self::start) with the listening port given: a taken one
+    /// shows the restart after a clash.
+    #[doc(hidden)]
+    pub fn start_at(build: &Build, backend: &Path, opts: &NodeOptions, port: u16) -> Result<Node, NodeError> {
+        let (child, dir, port) = Node::spawn(build, backend, opts, port)?;
+        let spec = (build.clone(), backend.to_owned(), opts.clone());
+        Ok(Node { child, exit: None, dir, port, version: build.version.clone(), spec, restarts: 0 })
+    }
+
+    fn spawn(build: &Build, backend: &Path, opts: &NodeOptions, port: u16) -> Result<(Child, tempfile::TempDir, u16), NodeError> {
         let dir = tempfile::Builder::new().prefix("cln-harness-node").tempdir().map_err(io("cannot create a lightning-dir"))?;
-        let port = free_port()?;
         let ldir = dir.path().join("node");
         std::fs::create_dir(&ldir).map_err(io("cannot create a lightning-dir"))?;
         let stdio = std::fs::File::create(dir.path().join("stdio")).map_err(io("cannot create lightningd's output file"))?;
@@ -168,7 +184,26 @@ impl Node {
         }
         let child = cmd.spawn().map_err(|source| NodeError::Binary { path: build.lightningd.clone(), source })?;
         crate::process::register_group(child.id() as i32);
-        Ok(Node { child, exit: None, dir, port, version: build.version.clone() })
+        Ok((child, dir, port))
+    }
+
+    /// Whether lightningd exited because its listening port was taken
+    /// between [`free_port`] and its bind (another node's outgoing
+    /// connection can be handed the same port): a clash of the
+    /// cross-check's making, not the plugin's.
+    fn port_clash(&self) -> bool {
+        let clash = format!("Failed to bind socket for 127.0.0.1:{}: Address already in use", self.port);
+        self.stdio().contains(&clash) || self.log().contains(&clash)
+    }
+
+    /// Starts the same node again, on a fresh port and lightning-dir.
+    fn restart(&mut self) -> Result<(), NodeError> {
+        self.kill();
+        let (build, backend, opts) = self.spec.clone();
+        let (child, dir, port) = Node::spawn(&build, &backend, &opts, free_port()?)?;
+        (self.child, self.dir, self.port, self.exit) = (child, dir, port, None);
+        self.restarts += 1;
+        Ok(())
     }
 
     /// The lightning-dir.
@@ -188,10 +223,14 @@ impl Node {
         self.exit
     }
 
-    /// Waits until `getinfo` answers, lightningd exits, or `deadline`.
+    /// Waits until `getinfo` answers, lightningd exits, or `deadline`. A
+    /// node that could not bind its port is started again on another.
     pub fn wait_ready(&mut self, deadline: Instant) -> Started {
         loop {
             if let Some(s) = self.exited() {
+                if self.restarts < 5 && self.port_clash() && self.restart().is_ok() {
+                    continue;
+                }
                 return Started::Exited(s);
             }
             if self.rpc_path().exists() && self.rpc("getinfo", json!({}), Instant::now() + Duration::from_secs(2)).is_ok() {

@@ -105,6 +105,25 @@ fn backend_starts_every_build() {
     eprintln!("backend served: {}", results.iter().flatten().cloned().collect::<Vec<_>>().join(", "));
 }
 
+/// A node whose port is taken by the time it binds (another node's
+/// outgoing connection can be handed the same port) is started again on
+/// another: the clash is the cross-check's, never the plugin's outcome.
+#[test]
+fn a_node_whose_port_is_taken_starts_on_another() {
+    let Some(builds) = builds() else { return };
+    let b = builds.last().expect("at least one build").clone();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let work = tempfile::tempdir().unwrap();
+    let backend = cln_harness::backend::write_wrapper(work.path(), &exe()).unwrap();
+    let mut node = Node::start_at(&b, &backend, &NodeOptions::default(), port).unwrap();
+    let ready = node.wait_ready(Instant::now() + Duration::from_secs(60));
+    assert!(matches!(ready, Started::Ready), "{}: {ready:?}\n{}", b.version, node.stdio());
+    assert_eq!(node.restarts, 1, "started once on the taken port {port}, then on another");
+    assert_ne!(node.port, port);
+    node.stop(Instant::now() + Duration::from_secs(40));
+}
+
 /// One entry of the known-differences file.
 #[derive(serde::Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
@@ -451,9 +470,15 @@ fn capture(b: &Build, profile: &str) -> Result<BTreeMap<String, serde_json::Valu
     if !matches!(node.wait_ready(Instant::now() + Duration::from_secs(60)), Started::Ready) {
         return Err(format!("{}: the node did not start:\n{}", b.version, node.log()));
     }
-    let id = node.id(deadline()).map_err(|e| e.to_string())?;
-    let peer_id = peer.id(deadline()).map_err(|e| e.to_string())?;
-    node.rpc("connect", serde_json::json!({"id": peer_id, "host": "127.0.0.1", "port": peer.port}), deadline()).map_err(|e| e.to_string())?;
+    // A failed step says how the node ended and what it logged last.
+    let why = |n: &mut Node, e: cln_harness::lightningd::NodeError| {
+        let log = n.log();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+        format!("{}: {e} (exit: {:?}); its log ends:\n{}\n{}", b.version, n.exited(), tail.join("\n"), n.stdio())
+    };
+    let id = node.id(deadline()).map_err(|e| why(&mut node, e))?;
+    let peer_id = peer.id(deadline()).map_err(|e| why(&mut peer, e))?;
+    node.rpc("connect", serde_json::json!({"id": peer_id, "host": "127.0.0.1", "port": peer.port}), deadline()).map_err(|e| why(&mut node, e))?;
     // The peer may learn of the connection a moment after `connect` returns.
     let mut sent = peer.rpc("sendcustommsg", serde_json::json!({"node_id": id, "msg": "77770000"}), deadline());
     for _ in 0..50 {
@@ -463,14 +488,14 @@ fn capture(b: &Build, profile: &str) -> Result<BTreeMap<String, serde_json::Valu
         std::thread::sleep(Duration::from_millis(100));
         sent = peer.rpc("sendcustommsg", serde_json::json!({"node_id": id, "msg": "77770000"}), deadline());
     }
-    sent.map_err(|e| e.to_string())?;
+    sent.map_err(|e| why(&mut peer, e))?;
     // invoice_creation is captured when the call succeeds; a loaded machine
     // can make it time out, and a capture missing once is only noted.
     if let Err(e) = node.rpc("invoice", serde_json::json!({"amount_msat": 1000, "label": "capture", "description": "capture"}), deadline()) {
         eprintln!("{}: invoice: {e}", b.version);
     }
     std::thread::sleep(Duration::from_millis(500));
-    node.rpc("disconnect", serde_json::json!({"id": peer_id, "force": true}), deadline()).map_err(|e| e.to_string())?;
+    node.rpc("disconnect", serde_json::json!({"id": peer_id, "force": true}), deadline()).map_err(|e| why(&mut node, e))?;
     std::thread::sleep(Duration::from_millis(500));
     node.stop(Instant::now() + Duration::from_secs(40));
     peer.stop(Instant::now() + Duration::from_secs(40));
