@@ -319,6 +319,8 @@ catalogue! {
         "Remove \"filters\" from other hooks; use method names for rpc_command and message types for custommsg."),
     check!(MANIFEST_HOOKS_ORDER = "manifest/hooks/order", kill, "The hooks' before/after constraints can be met (docs/protocol.md#s5.5).",
         "Remove the contradictory before/after entries."),
+    check!(MANIFEST_HOOKS_DB_WRITE_REENTRY = "manifest/hooks/db-write-reentry", |p| kill_if(p.hook_rules.db_write_reentry_hangs), "A plugin that registers db_write does not also register rpc_command without filters: from v24.11 a command lightningd runs from that plugin's rpc_command answer and that writes the database hangs lightningd (docs/protocol.md#s9.4).",
+        "Give rpc_command \"filters\" naming only the commands the plugin must see, or move db_write into a plugin of its own."),
     check!(MANIFEST_START_PARAMS = "manifest/start-params", kill, "Every `plugin start` parameter names one of the plugin's options (docs/protocol.md#s5.2 item 13).",
         "Pass only options the manifest declares."),
     check!(MANIFEST_DYNAMIC_START = "manifest/dynamic-start", kill, "A plugin started at runtime declares \"dynamic\": true (docs/protocol.md#s1.7).",

@@ -46,6 +46,28 @@ pub struct Rules {
     pub network: String,
 }
 
+/// Whether lightningd would hang on this plugin's hooks, and why (§9.4).
+///
+/// From v24.11, ccan/io runs a connection's plans for as long as they make
+/// progress, so lightningd handles a plugin's answers from inside the read
+/// of them. A command that lightningd runs from the plugin's `rpc_command`
+/// answer and that writes the database (a built-in plugin's `datastore` at
+/// start-up, `stop`) calls the db_write hook, and `plugin_hook_db_sync`
+/// waits, in an exclusive loop, for an answer on the very connection whose
+/// read has not returned: lightningd spins for ever, or aborts in
+/// `do_plan`. Other hooks whose decision writes the database may do the
+/// same; only rpc_command is proven against the real builds. With
+/// `filters`, where the release reads them (`filters_read`), the commands
+/// that reach the hook are the plugin's choice and the rule does not apply.
+pub fn reentry(rules: &HookRules, filters_read: bool, hooks: &[crate::manifest::HookDecl]) -> Option<String> {
+    if !rules.db_write_reentry_hangs || !hooks.iter().any(|h| h.name == "db_write") {
+        return None;
+    }
+    hooks.iter().any(|h| h.name == "rpc_command" && (h.filters.is_none() || !filters_read)).then(|| {
+        "lightningd hangs: a command it runs from the plugin's rpc_command answer that writes the database (a built-in plugin's `datastore` at start-up, `stop`) waits for the same plugin's db_write answer, which lightningd can no longer read".to_owned()
+    })
+}
+
 /// The answers that end a hook's chain as "behave as if no plugin were
 /// registered": what a plugin may always answer (§9.1).
 pub fn continue_answer() -> &'static str {
@@ -650,6 +672,36 @@ mod tests {
 
     fn rules(profile: &str) -> Rules {
         Rules { hooks: Profile::load(profile).unwrap().hook_rules, deprecated_apis: true, network: "regtest".into() }
+    }
+
+    fn decl(name: &str, filters: Option<&[&str]>) -> crate::manifest::HookDecl {
+        crate::manifest::HookDecl {
+            name: name.into(),
+            before: vec![],
+            after: vec![],
+            filters: filters.map(|f| f.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn db_write_beside_an_unfiltered_rpc_command_hangs_from_v24_11() {
+        let hangs = |profile: &str, hooks: &[crate::manifest::HookDecl]| {
+            let p = Profile::load(profile).unwrap();
+            reentry(&p.hook_rules, p.manifest.hook_filters, hooks).is_some()
+        };
+        let both = [decl("db_write", None), decl("rpc_command", None)];
+        for p in ["v24.11", "v25.05", "v25.09", "v26.04", "v26.06"] {
+            assert!(hangs(p, &both), "{p}");
+        }
+        for p in ["v23.02", "v23.11", "v24.05"] {
+            assert!(!hangs(p, &both), "{p}");
+        }
+        assert!(!hangs("v26.06", &[decl("db_write", None), decl("peer_connected", None)]));
+        assert!(!hangs("v26.06", &[decl("rpc_command", None)]));
+        // Filters count where the release reads them (v25.12 on).
+        let filtered = [decl("db_write", None), decl("rpc_command", Some(&["getinfo"]))];
+        assert!(!hangs("v26.06", &filtered));
+        assert!(hangs("v25.09", &filtered));
     }
 
     fn j(profile: &str, hook: &str, answer: &str) -> Verdict {

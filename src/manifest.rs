@@ -50,6 +50,9 @@ pub struct HookDecl {
     pub name: String,
     pub before: Vec<String>,
     pub after: Vec<String>,
+    /// `filters`, when given (rpc_command's method names, custommsg's
+    /// message types, as text).
+    pub filters: Option<Vec<String>>,
 }
 
 /// The plugin's public surface, once lightningd has accepted it.
@@ -629,7 +632,8 @@ impl<'a> Judge<'a> {
                 }
                 let names =
                     |n: Option<Node<'_>>| -> Vec<String> { n.map(|a| a.children().map(|c| c.text()).collect()).unwrap_or_default() };
-                self.m.hooks.push(HookDecl { name, before: names(before), after: names(after) });
+                let filters = filters.map(|f| f.children().map(|c| c.text()).collect());
+                self.m.hooks.push(HookDecl { name, before: names(before), after: names(after), filters });
             }
         }
         for id in [

@@ -168,6 +168,9 @@ pub struct HookRules {
     pub htlc_extra_tlvs: bool,
     /// `htlc_accepted` reads `invoice_msat` (v25.12 and later).
     pub htlc_invoice_msat: bool,
+    /// A db_write plugin's own rpc_command answer hangs lightningd (v24.11
+    /// and later): see [`crate::hooks::reentry`].
+    pub db_write_reentry_hangs: bool,
 }
 
 impl Default for HookRules {
@@ -178,6 +181,7 @@ impl Default for HookRules {
             legacy_failure_codes: false,
             htlc_extra_tlvs: true,
             htlc_invoice_msat: true,
+            db_write_reentry_hangs: true,
         }
     }
 }

@@ -58,6 +58,23 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
         }
     }
 
+    /// `manifest/hooks/db-write-reentry`: the hooks lightningd would hang
+    /// on, from the accepted manifest alone.
+    pub(super) fn hook_reentry(&mut self) {
+        if !self.rec.applies(CheckId::MANIFEST_HOOKS_DB_WRITE_REENTRY) {
+            return;
+        }
+        let hooks = self.manifest.as_ref().map(|m| m.hooks.clone()).unwrap_or_default();
+        match rules::reentry(&self.profile.hook_rules, self.profile.manifest.hook_filters, &hooks) {
+            Some(text) => self.rec.finding(&Finding {
+                check: CheckId::MANIFEST_HOOKS_DB_WRITE_REENTRY,
+                reason: "registers db_write, and rpc_command without filters".into(),
+                effect: Effect::Fatal(text),
+            }),
+            None => self.rec.pass(CheckId::MANIFEST_HOOKS_DB_WRITE_REENTRY, "no db_write beside an unfiltered rpc_command"),
+        }
+    }
+
     /// `db_write` and `rpc_command` sent before `init`, as a real node may.
     pub(super) fn hooks_before_init(&mut self, c: &mut Conn) {
         if self.h.handshake_only || self.h.scenario.is_some() {

@@ -968,6 +968,10 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             // (which strtol accepts) make init invalid JSON.
             self.init_note = Some("; lightningd copied an int option verbatim (such as 0x10, 010 or +5), which made init invalid JSON (§6.1): give ints in plain decimal".into());
         }
+        self.hook_reentry();
+        if self.rec.stop_reason.is_some() {
+            return;
+        }
         // §9.1: hooks are not gated on init.
         self.hooks_before_init(c);
         if self.rec.stop_reason.is_some() {

@@ -140,6 +140,26 @@ fn r_db_write_failure_is_fatal() {
     }
 }
 
+// §9.4: from v24.11 a plugin holding db_write and an unfiltered
+// rpc_command hangs lightningd; before, and with filters where the release
+// reads them, it runs.
+#[test]
+fn r_db_write_beside_rpc_command_hangs_lightningd_from_v24_11() {
+    for profile in ["v24.11", "v26.06"] {
+        let run = hooks("db-write-reentry", "", profile, &[]);
+        fails_with(&run, "manifest/hooks/db-write-reentry", "registers db_write, and rpc_command without filters");
+        assert!(run.stdout.contains("lightningd: lightningd hangs"), "{}", run.stdout);
+        assert!(run.stdout.contains("would stop lightningd itself (manifest/hooks/db-write-reentry)"), "{}", run.stdout);
+        assert_eq!(run.code, 1);
+    }
+    let run = hooks("db-write-reentry", "", "v24.05", &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.check("manifest/hooks/db-write-reentry").is_none(), "no such rule before v24.11");
+    // The correct plugin filters rpc_command on v26.06.
+    let run = hooks("", "", "v26.06", &[]);
+    assert_eq!(outcome(&run, "manifest/hooks/db-write-reentry").0, "PASS");
+}
+
 // §9.2: malformed optional fields.
 #[test]
 fn r_malformed_fields_are_fatal() {
@@ -373,7 +393,7 @@ fn fuzz_pool_has_hook_requests_and_only_consented_calls() {
         &plain,
         std::fs::read_to_string(fixture("hooks.py"))
             .unwrap()
-            .replace("\"hooks\": [{\"name\": h} for h in HOOKS],", "\"hooks\": [],")
+            .replace("\"hooks\": [hook_registration(h) for h in HOOKS],", "\"hooks\": [],")
             .replace("[] if OLD else [\"deprecated_oneshot\"]", "[]"),
     )
     .unwrap();
