@@ -191,22 +191,7 @@ impl CrossCheck {
         };
         let mut node = Node::start(build, &backend, &opts)?;
         let started = node.wait_ready(Instant::now() + self.start_timeout);
-        if let Started::TimedOut = started {
-            // The peer started on the same machine, so the plugin is what
-            // holds this node up: an outcome, with the log's last words.
-            node.kill();
-            let entries = parse_log(&node.log());
-            let plugin_log = entries.iter().filter(|e| e.subsystem == subsystem).map(|e| format!("{} {}", e.level, e.text)).collect();
-            // Its own last line, not the plugin's traffic (io lines).
-            let last = entries
-                .iter()
-                .rev()
-                .find(|e| !e.subsystem.is_empty() && e.subsystem != subsystem && !e.text.starts_with("[IN]") && !e.text.starts_with("[OUT]"))
-                .map(|e| format!("{}: {}", e.subsystem, e.text))
-                .unwrap_or_default();
-            let status = format!("{HUNG_AT_START} within {} s: killed", self.start_timeout.as_secs());
-            return Ok((Outcome::Exits { status, message: format!("its log stopped at: {last}") }, plugin_log));
-        }
+        let hung = matches!(started, Started::TimedOut);
         if let (Started::Ready, Some(p)) = (&started, &peer) {
             // Errors here are the plugin's doing (a hook that kills the
             // node): the outcome below tells.
@@ -215,8 +200,14 @@ impl CrossCheck {
         if let Started::Ready = started {
             std::thread::sleep(self.settle);
         }
-        // lightningd gives shutdown subscribers 30 s.
-        let status = node.stop(Instant::now() + Duration::from_secs(40));
+        // A node that never got ready is not asked to stop; lightningd
+        // gives shutdown subscribers 30 s.
+        let status = if hung {
+            node.kill();
+            None
+        } else {
+            node.stop(Instant::now() + Duration::from_secs(40))
+        };
         let log = node.log();
         let stdio = node.stdio();
         drop(node);
@@ -224,7 +215,14 @@ impl CrossCheck {
         let entries = parse_log(&log);
         let plugin_log: Vec<String> =
             entries.iter().filter(|e| e.subsystem == subsystem).map(|e| format!("{} {}", e.level, e.text)).collect();
-        Ok((classify(&entries, &subsystem, status, &stdio, matches!(started, Started::Ready)), plugin_log))
+        let outcome = if hung {
+            // The peer started on the same machine, so the plugin is what
+            // holds this node up: an outcome, with the log's last words.
+            hung_at_start(&entries, &subsystem, self.start_timeout)
+        } else {
+            classify(&entries, &subsystem, status, &stdio, matches!(started, Started::Ready))
+        };
+        Ok((outcome, plugin_log))
     }
 }
 
@@ -306,7 +304,7 @@ pub fn classify(entries: &[crate::lightningd::LogEntry], subsystem: &str, status
                 (_, Some(sig)) => format!("signal: {sig}"),
                 _ => s.to_string(),
             },
-            None => "did not exit: killed".into(),
+            None => format!("{NEVER_STOPPED}: killed"),
         };
         // lightningd's last words: its last BROKEN line, else the last line
         // it printed that is not the built-in plugins' noise.
@@ -389,6 +387,21 @@ fn fatal_core(s: &str) -> &str {
 /// How a node that never answered `getinfo` is described.
 const HUNG_AT_START: &str = "not ready";
 
+/// How a node that did not exit after `stop` is described.
+const NEVER_STOPPED: &str = "did not exit";
+
+/// The outcome of a node that never answered `getinfo`, with its own last
+/// log line (not the plugin's traffic, nor the io lines).
+fn hung_at_start(entries: &[crate::lightningd::LogEntry], subsystem: &str, waited: Duration) -> Outcome {
+    let last = entries
+        .iter()
+        .rev()
+        .find(|e| !e.subsystem.is_empty() && e.subsystem != subsystem && !e.text.starts_with("[IN]") && !e.text.starts_with("[OUT]"))
+        .map(|e| format!("{}: {}", e.subsystem, e.text))
+        .unwrap_or_default();
+    Outcome::Exits { status: format!("{HUNG_AT_START} within {} s: killed", waited.as_secs()), message: format!("its log stopped at: {last}") }
+}
+
 /// Why the outcomes disagree, or `None` when they agree.
 pub fn compare(harness: &Outcome, real: &Outcome) -> Option<String> {
     let differ = || Some(format!("harness: {}; lightningd: {}", harness.describe(), real.describe()));
@@ -410,7 +423,7 @@ pub fn compare(harness: &Outcome, real: &Outcome) -> Option<String> {
             // A hang has no words either: the node never became ready,
             // never finished `stop`, or aborted in ccan/io (v25.05).
             if a.starts_with("lightningd hangs") {
-                let hung = [HUNG_AT_START, "did not exit", "signal: 6"].iter().any(|s| status.starts_with(s));
+                let hung = [HUNG_AT_START, NEVER_STOPPED, "signal: 6"].iter().any(|s| status.starts_with(s));
                 return if hung { None } else { differ() };
             }
             let core = fatal_core(a);

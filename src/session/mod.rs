@@ -736,8 +736,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
                         c.settled_when = now;
                         true
                     }
-                    Activity::Waiting => false,
-                    Activity::Busy => false,
+                    Activity::Waiting | Activity::Busy => false,
                     Activity::Unseen => now.duration_since(last_output) >= UNSEEN_QUIET,
                 };
             if done {
