@@ -178,7 +178,7 @@ fn s_manifest(s: &Session<'_, '_, '_>) -> crate::manifest::Manifest {
 /// The writes a case makes.
 pub fn schedule(pool: &[Entry], case: &Case) -> (Schedule, Vec<Id>, Vec<String>) {
     let msgs: Vec<&Entry> = case.messages.iter().map(|i| &pool[i % pool.len()]).collect();
-    let stream: Vec<u8> = msgs.iter().flat_map(|e| e.bytes.iter().copied()).collect();
+    let stream: Vec<u8> = msgs.iter().map(|e| e.bytes.as_slice()).collect::<Vec<_>>().concat();
     let mut cuts: Vec<usize> = case.cuts.iter().map(|c| c % (stream.len() + 1)).filter(|c| *c > 0 && *c < stream.len()).collect();
     cuts.sort_unstable();
     cuts.dedup();
@@ -197,11 +197,29 @@ pub fn schedule(pool: &[Entry], case: &Case) -> (Schedule, Vec<Id>, Vec<String>)
 /// a pause between writes, mostly none: each write is read on its own
 /// regardless (the harness waits until the pipe is empty before the next),
 /// so a pause only adds time to wait.
-fn strategy(pool_len: usize) -> impl Strategy<Value = Case> {
+///
+/// A message larger than a pipe's buffer ([`HEAVY`]) is one pick in
+/// [`HEAVY_ODDS`]: about one case in twenty carries one. Each costs the
+/// plugin tens of milliseconds to read and parse, and what it tests (a frame
+/// that spans many reads) shows within a few cases, while the ways small
+/// messages can be cut and joined are many.
+fn strategy(pool: &[Entry]) -> impl Strategy<Value = Case> {
+    let (heavy, light): (Vec<usize>, Vec<usize>) = (0..pool.len()).partition(|&i| pool[i].bytes.len() > HEAVY);
+    let pick = match (heavy.is_empty(), light.is_empty()) {
+        (false, false) => prop_oneof![HEAVY_ODDS - 1 => proptest::sample::select(light), 1 => proptest::sample::select(heavy)].boxed(),
+        (true, _) => proptest::sample::select(light).boxed(),
+        (false, true) => proptest::sample::select(heavy).boxed(),
+    };
     let pause = prop_oneof![3 => Just(0u8), 1 => 1u8..=3];
-    (proptest::collection::vec(0..pool_len, 1..=4), proptest::collection::vec(0usize..200_000, 0..=6), pause)
+    (proptest::collection::vec(pick, 1..=4), proptest::collection::vec(0usize..200_000, 0..=6), pause)
         .prop_map(|(messages, cuts, pause_ms)| Case { messages, cuts, pause_ms })
 }
+
+/// A message above this many bytes fills a pipe's buffer (64 KiB on Linux).
+const HEAVY: usize = 64 * 1024;
+
+/// One pick in this many is a heavy message, when the pool has one.
+const HEAVY_ODDS: u32 = 50;
 
 /// Fuzzes the plugin the harness is configured for.
 pub fn fuzz(h: &Harness, opts: &FuzzOptions, progress: &mut dyn Progress) -> Result<FuzzOutcome, Error> {
@@ -229,7 +247,7 @@ pub fn fuzz(h: &Harness, opts: &FuzzOptions, progress: &mut dyn Progress) -> Res
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&opts.seed.to_le_bytes());
     let mut runner = TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed));
-    let result = runner.run(&strategy(pool.len()), |case| {
+    let result = runner.run(&strategy(&pool), |case| {
         if !shrinking.get() && deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(());
         }

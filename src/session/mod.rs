@@ -671,7 +671,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
 
     fn send(&mut self, c: &mut Conn, bytes: Vec<u8>) {
         let at = self.rec.ms(Instant::now());
-        self.rec.emit(Event::Frame(Frame { at_ms: at, dir: Direction::ToPlugin, bytes: bytes.clone() }));
+        self.rec.frame(at, Direction::ToPlugin, &bytes);
         c.write(bytes, &self.cause);
     }
 
@@ -1095,7 +1095,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
             }
             Output::Stdout(at, bytes) => {
                 let at_ms = self.rec.ms(at);
-                self.rec.emit(Event::Frame(Frame { at_ms, dir: Direction::FromPlugin, bytes: bytes.clone() }));
+                self.rec.frame(at_ms, Direction::FromPlugin, &bytes);
                 let mut answer = None;
                 for inc in c.decoder.feed(&bytes) {
                     match inc {

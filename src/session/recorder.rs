@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::checks::{CheckId, CheckResult, Effect, Outcome, Tier, CATALOGUE, NOT_JUDGED};
-use crate::events::{Event, Sink};
+use crate::events::{Direction, Event, Frame, Sink};
 use crate::manifest::Finding;
 use crate::profile::Profile;
 use crate::report::Verdict;
@@ -58,6 +58,14 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
     pub(crate) fn emit(&mut self, e: Event) {
         for s in self.sinks.iter_mut() {
             s.event(&e);
+        }
+    }
+
+    /// A frame for the sinks: its bytes are copied only when a sink listens
+    /// (the fuzzer has none, and sends megabytes).
+    pub(crate) fn frame(&mut self, at_ms: f64, dir: Direction, bytes: &[u8]) {
+        if !self.sinks.is_empty() {
+            self.emit(Event::Frame(Frame { at_ms, dir, bytes: bytes.to_vec() }));
         }
     }
 
