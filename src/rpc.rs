@@ -10,10 +10,10 @@ mod node;
 mod server;
 mod state;
 
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
@@ -84,8 +84,10 @@ struct Shared {
     limits: Limits,
     calls: Mutex<Vec<RpcCall>>,
     stats: Stats,
-    /// The release's commands, where its data is bundled.
-    api: Option<api::Api>,
+    /// The release's commands, where its data is bundled: read at the
+    /// first call, as most runs of a plugin that calls nothing never need
+    /// them (a few milliseconds of every start-up otherwise).
+    api: OnceLock<Option<api::Api>>,
     /// lightningd's `allow-deprecated-apis`.
     allow_deprecated: AtomicBool,
     datastore: Mutex<state::Datastore>,
@@ -106,6 +108,8 @@ pub struct MockRpc {
     /// whatever the plugin put at the path meanwhile.
     inode: Option<(u64, u64)>,
     stop: Arc<AtomicBool>,
+    /// Closed (or written) to wake the accept loop.
+    wake: Option<UnixStream>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
@@ -146,17 +150,20 @@ impl MockRpc {
             limits,
             calls: Mutex::new(Vec::new()),
             stats: Stats::default(),
-            api: profile.rpc_data("commands.json").and_then(|b| api::Api::parse(b).ok()),
+            api: OnceLock::new(),
             allow_deprecated: AtomicBool::new(true),
             datastore: Mutex::new(state::Datastore::seeded(profile.rpc_answer("listdatastore").as_ref())),
             notes: Mutex::new(Vec::new()),
             node: Arc::new(Mutex::new(None)),
         });
+        // Wakes the accept loop at the end, so it waits for connections
+        // without polling a clock.
+        let (wake, woken) = UnixStream::pair()?;
         let thread = {
             let (stop, shared) = (stop.clone(), shared.clone());
-            thread::Builder::new().name("mock-rpc".into()).spawn(move || server::accept_loop(listener, stop, shared))?
+            thread::Builder::new().name("mock-rpc".into()).spawn(move || server::accept_loop(listener, woken, stop, shared))?
         };
-        Ok(MockRpc { path: path.to_owned(), inode, stop, shared, thread: Some(thread) })
+        Ok(MockRpc { path: path.to_owned(), inode, stop, wake: Some(wake), shared, thread: Some(thread) })
     }
 
     /// The calls so far (at most `Limits::recorded_calls` of them).
@@ -234,6 +241,8 @@ impl MockRpc {
 impl Drop for MockRpc {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        // Its peer reads EOF: the accept loop wakes and sees `stop`.
+        drop(self.wake.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -254,6 +263,11 @@ fn malformed(id: &str, message: &str) -> Vec<u8> {
 }
 
 impl Shared {
+    /// The release's commands, read once.
+    fn api(&self) -> Option<&api::Api> {
+        self.api.get_or_init(|| self.profile.rpc_data("commands.json").and_then(|b| api::Api::parse(b).ok())).as_ref()
+    }
+
     /// Answers one complete request: the reply's bytes, without separator.
     fn handle(&self, _conn: usize, bytes: &[u8]) -> Vec<u8> {
         // Members by name, each value's raw text kept: the id goes back
@@ -331,7 +345,7 @@ impl Shared {
     fn builtin(&self, method: &str, params: &Value) -> Value {
         let canned = self.profile.rpc_answer(method);
         let known = canned.is_some()
-            || self.api.as_ref().is_some_and(|a| a.commands.contains_key(method))
+            || self.api().is_some_and(|a| a.commands.contains_key(method))
             || self.profile.builtin_commands.contains(method)
             || self.profile.builtin_plugin_methods.contains_key(method);
         if !known {
@@ -348,7 +362,7 @@ impl Shared {
             }
             return json!({"error": {"code": -32601, "message": format!("Unknown command '{method}'")}});
         }
-        if let Some(api) = &self.api {
+        if let Some(api) = self.api() {
             match api.judge(method, params, self.allow_deprecated.load(Ordering::SeqCst)) {
                 Err(r) => {
                     self.note(r.check, r.reason);
@@ -365,7 +379,7 @@ impl Shared {
             return body;
         }
         let mut result = canned
-            .or_else(|| self.api.as_ref().and_then(|a| a.commands.get(method)).map(|c| c.answer.clone()))
+            .or_else(|| self.api().and_then(|a| a.commands.get(method)).map(|c| c.answer.clone()))
             .unwrap_or_else(|| json!({}));
         if method == "getinfo" {
             result["lightning-dir"] = Value::from(self.lightning_dir.clone());
@@ -379,11 +393,11 @@ impl Shared {
             }
         }
         let allow = self.allow_deprecated.load(Ordering::SeqCst);
-        if !allow && self.api.as_ref().is_some_and(|a| api::release(&a.tag) < (23, 5)) {
+        if !allow && self.api().is_some_and(|a| api::release(&a.tag) < (23, 5)) {
             without_deprecated_amounts(&mut result);
         }
         if method == "listconfigs" {
-            let hides = self.api.as_ref().is_some_and(|a| a.hides_token);
+            let hides = self.api().is_some_and(|a| a.hides_token);
             if let Err(error) = node::listconfigs_params(&mut result, params, allow, hides) {
                 return json!({ "error": error });
             }

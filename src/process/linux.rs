@@ -3,6 +3,8 @@
 //! (the process table, environments, and each thread's state and the
 //! system call it is blocked in).
 
+use std::fmt::Write as _;
+
 use super::{Activity, ProcInfo, MARKER_VAR};
 
 /// In the plugin, between fork and exec: SIGKILL when the harness dies.
@@ -17,28 +19,54 @@ pub(super) fn become_subreaper() {
 }
 
 /// Every process on the machine, from `/proc`.
+///
+/// Read through one descriptor of `/proc` and one buffer: a scan runs
+/// several times as every plugin ends, and the kernel's formatting of each
+/// `stat` should be its only real cost.
 pub(super) fn table() -> Vec<ProcInfo> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    use rustix::fs::{openat, Dir, Mode, OFlags, CWD};
+    let Ok(proc_dir) = openat(CWD, "/proc", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()) else {
+        return Vec::new();
+    };
+    let Ok(dir) = Dir::read_from(&proc_dir) else { return Vec::new() };
     let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut path = String::with_capacity(24);
     for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
-        let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else { continue };
-        // `pid (comm) S ppid ...`; comm may hold spaces and parentheses.
-        let (Some(open), Some(close)) = (stat.iter().position(|&b| b == b'('), stat.iter().rposition(|&b| b == b')')) else {
-            continue;
-        };
-        if close < open {
-            continue;
+        let Some(pid) = std::str::from_utf8(e.file_name().to_bytes()).ok().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        path.clear();
+        let _ = write!(path, "{pid}/stat");
+        let Ok(fd) = openat(&proc_dir, path.as_str(), OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) else { continue };
+        let Ok(n) = rustix::io::read(&fd, &mut buf) else { continue };
+        if let Some(p) = parse_stat(pid, &buf[..n]) {
+            out.push(p);
         }
-        let comm = String::from_utf8_lossy(&stat[open + 1..close]).into_owned();
-        let rest = String::from_utf8_lossy(&stat[close + 1..]).into_owned();
-        let mut f = rest.split_whitespace();
-        let state = f.next().unwrap_or("");
-        let ppid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        let pgid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        out.push(ProcInfo { pid, ppid, pgid, zombie: state == "Z" || state == "X", comm });
     }
     out
+}
+
+/// One process's `stat`: `pid (comm) S ppid pgrp ...`; comm may hold
+/// spaces and parentheses.
+fn parse_stat(pid: i32, stat: &[u8]) -> Option<ProcInfo> {
+    let (open, close) = (stat.iter().position(|&b| b == b'(')?, stat.iter().rposition(|&b| b == b')')?);
+    if close < open {
+        return None;
+    }
+    let comm = String::from_utf8_lossy(&stat[open + 1..close]).into_owned();
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let mut f = rest.split_ascii_whitespace();
+    let state = f.next().unwrap_or("");
+    let ppid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let pgid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    // Field 22, `starttime`: the 17th after the process group.
+    let start = f.nth(16).and_then(|t| t.parse().ok()).unwrap_or(0);
+    Some(ProcInfo { pid, ppid, pgid, zombie: state == "Z" || state == "X", comm, start })
+}
+
+/// When `pid` started, in clock ticks since boot (`stat` field 22).
+pub(super) fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(pid, &stat).map(|p| p.start)
 }
 
 /// Whether a process's environment carries `marker` (an exact value) or,
@@ -132,6 +160,27 @@ mod tests {
 
     fn judge(threads: &[(char, Option<&str>)], table: Option<&InputWaits>) -> Activity {
         classify(threads.iter().map(|(s, c)| thread(*s, *c)), table)
+    }
+
+    #[test]
+    fn stat_is_read_past_a_command_name_with_spaces_and_parentheses() {
+        let stat = b"4242 (a) (b c) S 7 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1 2 3";
+        let p = parse_stat(4242, stat).unwrap();
+        assert_eq!((p.comm.as_str(), p.ppid, p.pgid, p.start, p.zombie), ("a) (b c", 7, 4242, 123456, false));
+        assert!(parse_stat(1, b"1 (x Z 0").is_none(), "no closing parenthesis");
+    }
+
+    #[test]
+    fn start_times_agree_and_a_child_starts_no_earlier() {
+        let me = std::process::id() as i32;
+        let mine = start_time(me).expect("our own stat");
+        assert!(mine > 0);
+        assert!(table().iter().any(|p| p.pid == me && p.start == mine), "table and start_time read the same field");
+        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let theirs = start_time(child.id() as i32);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(theirs.expect("the child's stat") >= mine);
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub struct PluginProcess {
     child: Child,
     pgid: i32,
     /// This spawn's value of [`MARKER_VAR`].
-    marker: String,
+    marker: Marker,
     stdin: Option<Sender<Vec<u8>>>,
     /// Bytes handed to the writer thread and not yet written.
     queued: Arc<AtomicUsize>,
@@ -105,6 +105,9 @@ pub struct PluginProcess {
     stdin_probe: Option<OwnedFd>,
     output: Receiver<Output>,
     exit: Option<ExitStatus>,
+    /// The plugin and all it left are killed and reaped: dropping it has
+    /// nothing more to do.
+    swept: bool,
 }
 
 /// `strerror(errno)` as lightningd prints it.
@@ -149,6 +152,7 @@ impl PluginProcess {
         let mut child = cmd.spawn()?;
         let pgid = child.id() as i32;
         register_group(pgid);
+        let marker = Marker { born: start_time(pgid).unwrap_or(0), value: marker };
 
         let (tx, output) = mpsc::sync_channel(OUTPUT_CHUNKS);
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -166,7 +170,7 @@ impl PluginProcess {
         let sent = Arc::new(AtomicU64::new(0));
         let broken = Arc::new(AtomicBool::new(false));
         let stdin = writer(stdin, queued.clone(), sent.clone(), broken.clone());
-        Ok(PluginProcess { child, pgid, marker, stdin: Some(stdin), queued, sent, broken, stdout_probe, in_flight, stdin_probe, output, exit: None })
+        Ok(PluginProcess { child, pgid, marker, stdin: Some(stdin), queued, sent, broken, stdout_probe, in_flight, stdin_probe, output, exit: None, swept: false })
     }
 
     /// Queues bytes for the plugin's stdin; never blocks.
@@ -280,6 +284,7 @@ impl PluginProcess {
         if self.exit.is_some() {
             return self.exit;
         }
+        let mut pause = Duration::from_micros(100);
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
                 self.exit = Some(status);
@@ -288,7 +293,10 @@ impl PluginProcess {
             if Instant::now() >= deadline {
                 return None;
             }
-            thread::sleep(Duration::from_millis(5));
+            // Most plugins are gone within a millisecond of the signal or
+            // of EOF: look soon, then less often.
+            thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
         }
     }
 
@@ -297,6 +305,7 @@ impl PluginProcess {
     pub fn kill(&mut self) {
         self.kill_plugin();
         sweep(self.pgid, &self.marker, self.child.id() as i32, &[]);
+        self.swept = true;
     }
 
     /// Ends the plugin as lightningd does, then accounts for what it leaves:
@@ -305,6 +314,12 @@ impl PluginProcess {
     /// all of them are killed and reaped.
     pub fn finish(&mut self, grace: Duration) -> Vec<Leftover> {
         let pid = self.child.id() as i32;
+        // A plugin already gone forks no more: what it left is all in the
+        // scan below, and with nothing there, there is nothing to wait for.
+        if self.exit.is_none() {
+            self.exit = self.child.try_wait().ok().flatten();
+        }
+        let gone_first = self.exit.is_some();
         let before = descendants(pid, &self.marker);
         if self.exit.is_none() {
             kill_pid(pid);
@@ -313,8 +328,8 @@ impl PluginProcess {
         // A child still exiting when the plugin went is not a leftover: only
         // one still running after the grace is.
         let deadline = Instant::now() + grace;
-        let mut alive;
-        loop {
+        let mut alive = Vec::new();
+        while !(gone_first && before.is_empty()) {
             alive = running(&before, &self.marker);
             if alive.is_empty() || Instant::now() >= deadline {
                 break;
@@ -324,6 +339,7 @@ impl PluginProcess {
         self.kill_plugin();
         let known: Vec<i32> = before.iter().map(|p| p.pid).collect();
         sweep(self.pgid, &self.marker, pid, &known);
+        self.swept = true;
         alive.into_iter().map(|p| Leftover { pid: p.pid, comm: p.comm }).collect()
     }
 
@@ -350,7 +366,9 @@ impl PluginProcess {
 
 impl Drop for PluginProcess {
     fn drop(&mut self) {
-        self.kill();
+        if !self.swept {
+            self.kill();
+        }
         self.close_probe();
         self.close_stdout_probe();
     }
@@ -510,6 +528,32 @@ pub(crate) struct ProcInfo {
     pgid: i32,
     zombie: bool,
     comm: String,
+    /// When it started, in clock ticks since boot.
+    start: u64,
+}
+
+/// The value of [`MARKER_VAR`] one spawn carries, and when that plugin
+/// started: only a process started since can carry it, so the environments
+/// of older processes (most of the machine's) need not be read.
+struct Marker {
+    value: String,
+    born: u64,
+}
+
+impl Marker {
+    fn carried_by(&self, p: &ProcInfo) -> bool {
+        p.start >= self.born && has_marker(p.pid, &self.value, false)
+    }
+}
+
+/// When `pid` started, in the process table's clock.
+fn start_time(pid: i32) -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    if procfs() {
+        return linux::start_time(pid);
+    }
+    let _ = pid;
+    None
 }
 
 /// The harness's own marker prefix: every plugin it spawns carries it.
@@ -561,7 +605,7 @@ fn has_marker(pid: i32, marker: &str, prefix: bool) -> bool {
 
 /// Every live process below `root` in the process tree, or carrying
 /// `marker`; `root` itself excluded.
-fn descendants(root: i32, marker: &str) -> Vec<ProcInfo> {
+fn descendants(root: i32, marker: &Marker) -> Vec<ProcInfo> {
     let all = table();
     let mut found: Vec<ProcInfo> = Vec::new();
     let mut frontier = vec![root];
@@ -574,7 +618,7 @@ fn descendants(root: i32, marker: &str) -> Vec<ProcInfo> {
         }
     }
     for p in &all {
-        if p.pid != root && !p.zombie && !found.iter().any(|f| f.pid == p.pid) && has_marker(p.pid, marker, false) {
+        if p.pid != root && !p.zombie && !found.iter().any(|f| f.pid == p.pid) && marker.carried_by(p) {
             found.push(p.clone());
         }
     }
@@ -582,18 +626,18 @@ fn descendants(root: i32, marker: &str) -> Vec<ProcInfo> {
 }
 
 /// Of `known`, and of the processes carrying `marker`, those still running.
-fn running(known: &[ProcInfo], marker: &str) -> Vec<ProcInfo> {
+fn running(known: &[ProcInfo], marker: &Marker) -> Vec<ProcInfo> {
     let all = table();
     all.into_iter()
         .filter(|p| !p.zombie)
-        .filter(|p| known.iter().any(|k| k.pid == p.pid && k.comm == p.comm) || has_marker(p.pid, marker, false))
+        .filter(|p| known.iter().any(|k| k.pid == p.pid && k.comm == p.comm) || marker.carried_by(p))
         .collect()
 }
 
 /// Kills the group, the plugin's tree and every marked process, round after
 /// round (a descendant may fork meanwhile), then reaps those that are the
 /// harness's children.
-fn sweep(pgid: i32, marker: &str, root: i32, known: &[i32]) {
+fn sweep(pgid: i32, marker: &Marker, root: i32, known: &[i32]) {
     kill_group(pgid);
     let me = std::process::id() as i32;
     let deadline = Instant::now() + Duration::from_secs(2);

@@ -91,8 +91,13 @@ impl Splitter {
     }
 }
 
-pub(super) fn accept_loop(listener: UnixListener, stop: Arc<AtomicBool>, shared: Arc<Shared>) {
+/// Accepts connections until `stop`, waiting on the listener and on
+/// `woken`, which becomes readable (EOF) when the mock is dropped.
+pub(super) fn accept_loop(listener: UnixListener, woken: UnixStream, stop: Arc<AtomicBool>, shared: Arc<Shared>) {
+    use rustix::event::{poll, PollFd, PollFlags, Timespec};
     let active = Arc::new(AtomicUsize::new(0));
+    // Bounds a wait should the wake-up be lost; it is not a pace.
+    let bound = Timespec { tv_sec: 1, tv_nsec: 0 };
     while !stop.load(Ordering::SeqCst) {
         match listener.accept() {
             Ok((stream, _)) => {
@@ -116,6 +121,12 @@ pub(super) fn accept_loop(listener: UnixListener, stop: Arc<AtomicBool>, shared:
                     shared.stats.refused.fetch_add(1, Ordering::SeqCst);
                 }
             }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {
+                let mut fds = [PollFd::new(&listener, PollFlags::IN), PollFd::new(&woken, PollFlags::IN)];
+                let _ = poll(&mut fds, Some(&bound));
+            }
+            // Out of descriptors, say: the plugin's connection waits in the
+            // backlog meanwhile.
             Err(_) => thread::sleep(Duration::from_millis(5)),
         }
     }
