@@ -500,6 +500,8 @@ pub fn main() -> i32 {
             }
         },
     };
+    // Ending on a signal: its status, not the run's.
+    cln_harness::process::halt_if_terminating();
     self_stats();
     match STDOUT_ERROR.get() {
         Some(e) => {

@@ -344,5 +344,12 @@ fn sigterm_mid_run_removes_the_temp_dir_and_every_process() {
 
 /// Daemons started for the harness `pid` (their environment names it).
 fn survivors_of_pid(pid: i32) -> Vec<String> {
-    survivors(&format!("CLN_HARNESS_RUN={pid}.")).into_iter().filter(|s| s.contains("time.sleep(300)")).collect()
+    // The marker is in the environment, the sleep in the command line.
+    survivors(&format!("CLN_HARNESS_RUN={pid}."))
+        .into_iter()
+        .filter(|s| {
+            let pid = s.split(':').next().unwrap_or_default();
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(15).any(|w| w == b"time.sleep(300)"))
+        })
+        .collect()
 }

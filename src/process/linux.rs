@@ -54,14 +54,24 @@ fn parse_stat(pid: i32, stat: &[u8]) -> Option<ProcInfo> {
     }
     let comm = String::from_utf8_lossy(&stat[open + 1..close]).into_owned();
     let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
-    let mut f = rest.split_ascii_whitespace();
-    let state = f.next().unwrap_or("");
-    let ppid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let pgid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    // Field 22, `starttime`: the 17th after the process group.
-    let start = f.nth(16).and_then(|t| t.parse().ok()).unwrap_or(0);
-    Some(ProcInfo { pid, ppid, pgid, zombie: state == "Z" || state == "X", comm, start })
+    // Fields from 3 (`state`) on: `ppid` is 4, `pgrp` 5, `flags` 9,
+    // `starttime` 22.
+    let f: Vec<&str> = rest.split_ascii_whitespace().take(20).collect();
+    let num = |i: usize| f.get(i).and_then(|t| t.parse::<u64>().ok()).unwrap_or(0);
+    let state = f.first().copied().unwrap_or("");
+    Some(ProcInfo {
+        pid,
+        ppid: num(1) as i32,
+        pgid: num(2) as i32,
+        zombie: state == "Z" || state == "X",
+        kernel: num(6) & PF_KTHREAD != 0,
+        comm,
+        start: num(19),
+    })
 }
+
+/// `flags` bit of a kernel thread, which has no environment.
+const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// When `pid` started, in clock ticks since boot (`stat` field 22).
 pub(super) fn start_time(pid: i32) -> Option<u64> {
@@ -72,10 +82,33 @@ pub(super) fn start_time(pid: i32) -> Option<u64> {
 /// Whether a process's environment carries `marker` (an exact value) or,
 /// with `prefix`, any value starting with it.
 pub(super) fn has_marker(pid: i32, marker: &str, prefix: bool) -> bool {
-    let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
     let key = format!("{MARKER_VAR}={marker}");
-    env.split(|&b| b == 0).any(|v| if prefix { v.starts_with(key.as_bytes()) } else { v == key.as_bytes() })
+    // During an execve the environment reads empty, or cut short, for a
+    // moment (the new program's is being laid out): asked again, it is the
+    // new program's, which still carries the marker. Callers skip kernel
+    // threads, whose environment is always empty. A cut that still ends a
+    // string is not seen here: `sweep` looks twice.
+    for _ in 0..EMPTY_ENVIRON_TRIES {
+        match std::fs::read(format!("/proc/{pid}/environ")) {
+            Ok(env) => {
+                if env.split(|&b| b == 0).any(|v| if prefix { v.starts_with(key.as_bytes()) } else { v == key.as_bytes() }) {
+                    return true;
+                }
+                if env.last() == Some(&0) {
+                    return false;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(500));
+            }
+            // Gone, or not the harness's to read.
+            Err(_) => return false,
+        }
+    }
+    false
 }
+
+/// How often an environment read empty or cut is read again (every
+/// 0.5 ms): an exec takes well under the 10 ms this allows.
+const EMPTY_ENVIRON_TRIES: usize = 20;
 
 /// Whether `pid` is done with its input, from each thread's `stat` (its
 /// state) and `syscall` (the call it is blocked in).
@@ -166,7 +199,9 @@ mod tests {
     fn stat_is_read_past_a_command_name_with_spaces_and_parentheses() {
         let stat = b"4242 (a) (b c) S 7 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1 2 3";
         let p = parse_stat(4242, stat).unwrap();
-        assert_eq!((p.comm.as_str(), p.ppid, p.pgid, p.start, p.zombie), ("a) (b c", 7, 4242, 123456, false));
+        assert_eq!((p.comm.as_str(), p.ppid, p.pgid, p.start, p.zombie, p.kernel), ("a) (b c", 7, 4242, 123456, false, false));
+        let kthread = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 2 0 0";
+        assert!(parse_stat(2, kthread).unwrap().kernel);
         assert!(parse_stat(1, b"1 (x Z 0").is_none(), "no closing parenthesis");
     }
 

@@ -56,6 +56,9 @@ impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
     }
 
     pub(crate) fn emit(&mut self, e: Event) {
+        // Nothing the run finds once the harness is ending on a signal is
+        // the plugin's doing.
+        crate::process::halt_if_terminating();
         for s in self.sinks.iter_mut() {
             s.event(&e);
         }
