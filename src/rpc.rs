@@ -84,9 +84,8 @@ struct Shared {
     limits: Limits,
     calls: Mutex<Vec<RpcCall>>,
     stats: Stats,
-    /// The release's commands, where its data is bundled: read at the
-    /// first call, as most runs of a plugin that calls nothing never need
-    /// them (a few milliseconds of every start-up otherwise).
+    /// The release's commands, where its data is bundled: read by the
+    /// accept thread as the plugin starts, off the run's own thread.
     api: OnceLock<Option<api::Api>>,
     /// lightningd's `allow-deprecated-apis`.
     allow_deprecated: AtomicBool,

@@ -95,6 +95,9 @@ impl Splitter {
 /// `woken`, which becomes readable (EOF) when the mock is dropped.
 pub(super) fn accept_loop(listener: UnixListener, woken: UnixStream, stop: Arc<AtomicBool>, shared: Arc<Shared>) {
     use rustix::event::{poll, PollFd, PollFlags, Timespec};
+    // The release's commands are read now, while the plugin starts up (a
+    // Python plugin takes tens of milliseconds), not on its first call.
+    let _ = shared.api();
     let active = Arc::new(AtomicUsize::new(0));
     // Bounds a wait should the wake-up be lost; it is not a pace.
     let bound = Timespec { tv_sec: 1, tv_nsec: 0 };
