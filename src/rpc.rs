@@ -107,7 +107,7 @@ pub struct MockRpc {
     /// whatever the plugin put at the path meanwhile.
     inode: Option<(u64, u64)>,
     stop: Arc<AtomicBool>,
-    /// Closed (or written) to wake the accept loop.
+    /// Closed when the mock is dropped, which wakes the accept loop.
     wake: Option<UnixStream>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,

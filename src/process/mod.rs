@@ -152,7 +152,7 @@ impl PluginProcess {
         let mut child = cmd.spawn()?;
         let pgid = child.id() as i32;
         register_group(pgid);
-        let marker = Marker { born: start_time(pgid).unwrap_or(0), value: marker };
+        let marker = Marker { born: start_time(pgid).unwrap_or(0), value: marker, prefix: false };
 
         let (tx, output) = mpsc::sync_channel(OUTPUT_CHUNKS);
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -548,17 +548,19 @@ pub(crate) struct ProcInfo {
     start: u64,
 }
 
-/// The value of [`MARKER_VAR`] one spawn carries, and when that plugin
-/// started: only a process started since can carry it, so the environments
-/// of older processes (most of the machine's) need not be read.
+/// The value of [`MARKER_VAR`] one spawn carries (or, with `prefix`, the
+/// start every spawn of this harness shares), and when that plugin (or the
+/// harness) started: only a process started since can carry it, so the
+/// environments of older processes (most of the machine's) need not be read.
 struct Marker {
     value: String,
     born: u64,
+    prefix: bool,
 }
 
 impl Marker {
     fn carried_by(&self, p: &ProcInfo) -> bool {
-        !p.kernel && p.start >= self.born && has_marker(p.pid, &self.value, false)
+        !p.kernel && p.start >= self.born && has_marker(p.pid, &self.value, self.prefix)
     }
 }
 
@@ -814,15 +816,10 @@ fn cleanup_everything() {
             kill_group(pgid);
         }
     }
-    let prefix = own_prefix();
-    // Every marked process started after the harness.
-    let born = start_time(std::process::id() as i32).unwrap_or(0);
+    // Every process any plugin of this harness started since it started.
+    let marker = Marker { value: own_prefix(), born: start_time(std::process::id() as i32).unwrap_or(0), prefix: true };
     for _ in 0..10 {
-        let marked: Vec<i32> = table()
-            .into_iter()
-            .filter(|p| !p.zombie && !p.kernel && p.start >= born && has_marker(p.pid, &prefix, true))
-            .map(|p| p.pid)
-            .collect();
+        let marked: Vec<i32> = table().into_iter().filter(|p| !p.zombie && marker.carried_by(p)).map(|p| p.pid).collect();
         if marked.is_empty() {
             break;
         }
@@ -862,7 +859,7 @@ mod tests {
         // session, no longer the child of the process that started it.
         let mut first = Command::new("setsid").arg("/bin/sh").arg(&script).env(MARKER_VAR, &value).process_group(0).spawn().unwrap();
         let root = first.id() as i32;
-        let marker = Marker { value, born: start_time(root).unwrap_or(0) };
+        let marker = Marker { value, born: start_time(root).unwrap_or(0), prefix: false };
         let _ = first.wait();
         let deadline = Instant::now() + Duration::from_secs(5);
         let pid = loop {
