@@ -173,6 +173,7 @@ impl CrossCheck {
             m.subscriptions.iter().any(|s| matches!(s.as_str(), "connect" | "disconnect" | "custommsg" | "*"))
                 || m.hooks.iter().any(|h| matches!(h.name.as_str(), "peer_connected" | "custommsg"))
         });
+        let hooks_custommsg = report.manifest.as_ref().is_some_and(|m| m.hooks.iter().any(|h| h.name == "custommsg"));
         let quick = Instant::now() + Duration::from_secs(10);
         let peer = if wants_peer {
             let mut p = Node::start(build, &backend, &NodeOptions::default())?;
@@ -195,7 +196,7 @@ impl CrossCheck {
         if let (Started::Ready, Some(p)) = (&started, &peer) {
             // Errors here are the plugin's doing (a hook that kills the
             // node): the outcome below tells.
-            let _ = exercise(&node, p, quick.max(Instant::now() + Duration::from_secs(10)));
+            let _ = exercise(&mut node, p, &subsystem, hooks_custommsg, quick.max(Instant::now() + Duration::from_secs(10)));
         }
         if let Started::Ready = started {
             std::thread::sleep(self.settle);
@@ -226,17 +227,34 @@ impl CrossCheck {
     }
 }
 
-/// Connects the peer, has it send a custom message, disconnects.
-fn exercise(node: &Node, peer: &Node, deadline: Instant) -> Result<(), NodeError> {
+/// Connects the peer, has it send a custom message, disconnects. When the
+/// plugin hooks custom messages, the disconnect waits for the evidence in
+/// the node's io log that the hook was called and the plugin answered or
+/// was killed (or for the node to exit): a fixed pause lost the hook's
+/// answer with the peer on a busy machine. Notifications leave no trace
+/// there, so a subscriber gets the pause alone.
+fn exercise(node: &mut Node, peer: &Node, subsystem: &str, hooks_custommsg: bool, deadline: Instant) -> Result<(), NodeError> {
     let peer_id = peer.id(deadline)?;
     let id = node.id(deadline)?;
     node.rpc("connect", json!({"id": peer_id, "host": "127.0.0.1", "port": peer.port}), deadline)?;
     // An odd type (0x7777 is odd), so the receiver may ignore it.
     let _ = peer.rpc("sendcustommsg", json!({"node_id": id, "msg": "77770000"}), deadline);
+    while hooks_custommsg && Instant::now() < deadline && node.exited().is_none() && !custommsg_answered(&node.log(), subsystem) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     std::thread::sleep(Duration::from_millis(300));
     node.rpc("disconnect", json!({"id": peer_id, "force": true}), deadline)?;
     std::thread::sleep(Duration::from_millis(200));
     Ok(())
+}
+
+/// Whether the node's io log shows a `custommsg` hook request written to
+/// the plugin (logged by its id, `"cln:custommsg#N"[OUT]`) and, after it,
+/// the plugin's next output (`[IN]`) or its kill.
+fn custommsg_answered(log: &str, subsystem: &str) -> bool {
+    let (request, answer) = (format!("{subsystem}: \"cln:custommsg#"), format!("{subsystem}: [IN] "));
+    let mut lines = log.lines().skip_while(|l| !(l.contains(&request) && l.contains("[OUT]")));
+    lines.next().is_some() && lines.any(|l| l.contains(&answer) || (l.contains(subsystem) && l.contains("Killing plugin")))
 }
 
 fn tail(log: &str) -> String {
@@ -441,6 +459,21 @@ pub fn compare(harness: &Outcome, real: &Outcome) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_custommsg_hook_is_seen_called_then_answered_or_killed() {
+        use super::custommsg_answered;
+        let sub = "plugin-hooks.py";
+        let request = "2026-12-01T09:38:51.147Z plugin-hooks.py: \"cln:custommsg#50\"[OUT] ";
+        let other = "2026-12-01T09:38:51.134Z plugin-hooks.py: \"cln:init#44\"[OUT] ";
+        let answer = "2026-12-01T09:38:51.148Z plugin-hooks.py: [IN] 7b226a736f6e727063223a22322e30227d0a0a";
+        let killed = "2026-12-01T09:38:51.148Z INFO    plugin-hooks.py: Killing plugin: exited during normal operation";
+        assert!(!custommsg_answered(&format!("{other}\n{answer}"), sub), "another request");
+        assert!(!custommsg_answered(&format!("{answer}\n{request}"), sub), "an answer before the request");
+        assert!(!custommsg_answered(request, sub), "not answered yet");
+        assert!(custommsg_answered(&format!("{request}\n{answer}"), sub));
+        assert!(custommsg_answered(&format!("{request}\n{killed}"), sub));
+    }
+
     use super::*;
     use crate::lightningd::LogEntry;
     use std::os::unix::process::ExitStatusExt;
