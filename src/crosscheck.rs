@@ -237,6 +237,12 @@ fn exercise(node: &mut Node, peer: &Node, subsystem: &str, hooks_custommsg: bool
     let peer_id = peer.id(deadline)?;
     let id = node.id(deadline)?;
     node.rpc("connect", json!({"id": peer_id, "host": "127.0.0.1", "port": peer.port}), deadline)?;
+    // `connect` returns once this node has the peer; the peer's own
+    // lightningd may register the connection a moment later, and until
+    // then refuses to send ("No such peer").
+    while Instant::now() < deadline && !peer_connected(peer, &id, deadline) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // An odd type (0x7777 is odd), so the receiver may ignore it.
     let _ = peer.rpc("sendcustommsg", json!({"node_id": id, "msg": "77770000"}), deadline);
     while hooks_custommsg && Instant::now() < deadline && node.exited().is_none() && !custommsg_answered(&node.log(), subsystem) {
@@ -246,6 +252,12 @@ fn exercise(node: &mut Node, peer: &Node, subsystem: &str, hooks_custommsg: bool
     node.rpc("disconnect", json!({"id": peer_id, "force": true}), deadline)?;
     std::thread::sleep(Duration::from_millis(200));
     Ok(())
+}
+
+/// Whether `node` lists the node `id` as a connected peer.
+fn peer_connected(node: &Node, id: &str, deadline: Instant) -> bool {
+    node.rpc("listpeers", json!({"id": id}), deadline)
+        .is_ok_and(|v| v["peers"].as_array().is_some_and(|p| p.iter().any(|p| p["connected"] == json!(true))))
 }
 
 /// Whether the node's io log shows a `custommsg` hook request written to
