@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo bench --bench startup                  # 30 iterations per mode after 3 warm-ups
 //! BENCH_ITERS=100 cargo bench --bench startup  # more iterations
+//! BENCH_OVERHEAD_ONLY=1 cargo bench --bench startup  # driver and handshake only
 //! ```
 //!
 //! Three plugins are measured: the raw Python fixture `fixtures/plugins/sample.py`,
@@ -105,6 +106,8 @@ fn main() {
         Err(_) => 1,
     };
     let warmups = if bench { WARMUPS } else { 0 };
+    // The overhead goal alone: skips the two modes that take seconds each.
+    let overhead_only = std::env::var_os("BENCH_OVERHEAD_ONLY").is_some_and(|v| !v.is_empty() && v != "0");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
 
     println!("cln-harness start-up benchmark: {iters} iteration(s) per mode after {warmups} warm-up(s), modes interleaved");
@@ -115,7 +118,7 @@ fn main() {
     for found in [python_plugin(root), tutorial_plugin(root), rust_plugin(root)] {
         match found {
             Ok(plugin) => {
-                measure(&plugin, iters, warmups);
+                measure(&plugin, iters, warmups, overhead_only);
                 measured += 1;
             }
             Err(why) => println!("\nSKIPPED {why}"),
@@ -128,7 +131,7 @@ fn main() {
 }
 
 /// Times both modes on one plugin, interleaved, and prints the summary.
-fn measure(plugin: &Plugin, iters: usize, warmups: usize) {
+fn measure(plugin: &Plugin, iters: usize, warmups: usize, overhead_only: bool) {
     println!("\n{} ({})", plugin.name, plugin.command_line());
     let mut driver = Vec::with_capacity(iters);
     let mut handshake = Vec::with_capacity(iters);
@@ -138,21 +141,25 @@ fn measure(plugin: &Plugin, iters: usize, warmups: usize) {
         let d = time(|| drive(plugin)).unwrap_or_else(|e| panic!("{}: driver run {i}: {e}", plugin.name));
         let s =
             time(|| run_harness(plugin, true, Some(Duration::ZERO))).unwrap_or_else(|e| panic!("{}: handshake run {i}: {e}", plugin.name));
-        let w = time(|| run_harness(plugin, true, None)).unwrap_or_else(|e| panic!("{}: watched run {i}: {e}", plugin.name));
-        let f = time(|| run_harness(plugin, false, None)).unwrap_or_else(|e| panic!("{}: full run {i}: {e}", plugin.name));
         if i >= warmups {
             driver.push(d);
             handshake.push(s);
+        }
+        if overhead_only {
+            continue;
+        }
+        let w = time(|| run_harness(plugin, true, None)).unwrap_or_else(|e| panic!("{}: watched run {i}: {e}", plugin.name));
+        let f = time(|| run_harness(plugin, false, None)).unwrap_or_else(|e| panic!("{}: full run {i}: {e}", plugin.name));
+        if i >= warmups {
             watched.push(w);
             full.push(f);
         }
     }
     let (d, s) = (Summary::of(&mut driver), Summary::of(&mut handshake));
-    let (w, f) = (Summary::of(&mut watched), Summary::of(&mut full));
     println!("  {:<9} {:>9} {:>9} {:>9}", "mode", "median", "p10", "p90");
-    for (name, m) in [("driver", &d), ("handshake", &s), ("watched", &w), ("full", &f)] {
-        println!("  {:<9} {:>6.2} ms {:>6.2} ms {:>6.2} ms", name, m.median, m.p10, m.p90);
-    }
+    let row = |name: &str, m: &Summary| println!("  {:<9} {:>6.2} ms {:>6.2} ms {:>6.2} ms", name, m.median, m.p10, m.p90);
+    row("driver", &d);
+    row("handshake", &s);
     let goal = |met: bool| if met { "goal met" } else { "GOAL MISSED" };
     let overhead = s.median / d.median;
     println!(
@@ -160,6 +167,12 @@ fn measure(plugin: &Plugin, iters: usize, warmups: usize) {
         s.median - d.median,
         goal(overhead <= 1.10)
     );
+    if overhead_only {
+        return;
+    }
+    let (w, f) = (Summary::of(&mut watched), Summary::of(&mut full));
+    row("watched", &w);
+    row("full", &f);
     let ratio = f.median / w.median;
     println!("  full run: full/watched = {ratio:.2}x, {:+.2} ms (goal <= 2x: {})", f.median - w.median, goal(ratio <= 2.0));
 }

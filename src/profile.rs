@@ -8,7 +8,8 @@
 //! inherits. Adding a release means adding a folder; code only reads the
 //! switches.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use include_dir::{include_dir, Dir};
 use serde::Deserialize;
@@ -366,6 +367,20 @@ impl Profile {
     }
 
     /// Loads a bundled profile by release name (`v26.06`, `v24.11.2`).
+    /// The profile for `release`, loaded once per process and shared: a
+    /// run loads it, and so does every fresh process of the run and every
+    /// run after it in the same process (a test suite using the library).
+    pub(crate) fn shared(release: &str) -> Result<Arc<Profile>, Error> {
+        static LOADED: OnceLock<Mutex<HashMap<String, Arc<Profile>>>> = OnceLock::new();
+        let cache = LOADED.get_or_init(Default::default);
+        if let Some(p) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(release) {
+            return Ok(Arc::clone(p));
+        }
+        // Loaded outside the lock: two first runs may both load; one wins.
+        let p = Arc::new(Profile::load(release)?);
+        Ok(Arc::clone(cache.lock().unwrap_or_else(|e| e.into_inner()).entry(release.to_owned()).or_insert(p)))
+    }
+
     pub fn load(release: &str) -> Result<Profile, Error> {
         let name = Profile::resolve(release)?;
         let chain = chain(&name)?;

@@ -76,7 +76,7 @@ struct Stats {
 
 /// What every connection's thread shares.
 struct Shared {
-    profile: Profile,
+    profile: Arc<Profile>,
     /// Scripted answers: method to `{"result": …}` or `{"error": …}`.
     scripted: Vec<(String, Value)>,
     lightning_dir: String,
@@ -86,7 +86,7 @@ struct Shared {
     stats: Stats,
     /// The release's commands, where its data is bundled: read by the
     /// accept thread as the plugin starts, off the run's own thread.
-    api: OnceLock<Option<api::Api>>,
+    api: OnceLock<Option<Arc<api::Api>>>,
     /// lightningd's `allow-deprecated-apis`.
     allow_deprecated: AtomicBool,
     datastore: Mutex<state::Datastore>,
@@ -117,7 +117,7 @@ impl MockRpc {
     /// Listens at `path`.
     pub fn start(
         path: &Path,
-        profile: &Profile,
+        profile: &Arc<Profile>,
         lightning_dir: &Path,
         start: Instant,
         scripted: Vec<(String, Value)>,
@@ -128,7 +128,7 @@ impl MockRpc {
     /// Listens at `path`, within `limits`.
     pub fn start_with(
         path: &Path,
-        profile: &Profile,
+        profile: &Arc<Profile>,
         lightning_dir: &Path,
         start: Instant,
         scripted: Vec<(String, Value)>,
@@ -142,7 +142,7 @@ impl MockRpc {
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let shared = Arc::new(Shared {
-            profile: profile.clone(),
+            profile: Arc::clone(profile),
             scripted,
             lightning_dir: lightning_dir.display().to_string(),
             start,
@@ -264,7 +264,7 @@ fn malformed(id: &str, message: &str) -> Vec<u8> {
 impl Shared {
     /// The release's commands, read once.
     fn api(&self) -> Option<&api::Api> {
-        self.api.get_or_init(|| self.profile.rpc_data("commands.json").and_then(|b| api::Api::parse(b).ok())).as_ref()
+        self.api.get_or_init(|| api::Api::bundled(&self.profile)).as_deref()
     }
 
     /// Answers one complete request: the reply's bytes, without separator.
@@ -442,7 +442,7 @@ fn releases_with(method: &str) -> Option<String> {
             Profile::load(n).is_ok_and(|p| {
                 p.builtin_commands.contains(method)
                     || p.builtin_plugin_methods.contains_key(method)
-                    || p.rpc_data("commands.json").and_then(|b| api::Api::parse(b).ok()).is_some_and(|a| a.commands.contains_key(method))
+                    || api::Api::bundled(&p).is_some_and(|a| a.commands.contains_key(method))
             })
         })
         .collect();

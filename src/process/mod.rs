@@ -334,7 +334,16 @@ impl PluginProcess {
             self.exit = self.child.try_wait().ok().flatten();
         }
         let gone_first = self.exit.is_some();
-        let before = descendants(pid, &self.marker);
+        let (before, newcomers) = descendants(pid, &self.marker);
+        if gone_first && !newcomers {
+            // Gone, reaped, and no process on the machine started since it
+            // did: it left none, and none of its can still fork or be in
+            // the middle of an execve, so the sweep's second look has
+            // nothing to catch. The group is killed all the same.
+            self.kill_plugin();
+            self.swept = true;
+            return Vec::new();
+        }
         if self.exit.is_none() {
             kill_pid(pid);
             self.exit = self.wait_exit(Instant::now() + Duration::from_secs(5));
@@ -622,9 +631,12 @@ fn has_marker(pid: i32, marker: &str, prefix: bool) -> bool {
 }
 
 /// Every live process below `root` in the process tree, or carrying
-/// `marker`; `root` itself excluded.
-fn descendants(root: i32, marker: &Marker) -> Vec<ProcInfo> {
+/// `marker`; `root` itself excluded. And whether any process (not a
+/// kernel thread, not `root`) started no earlier than `marker` was born:
+/// only such a process can be one of the plugin's.
+fn descendants(root: i32, marker: &Marker) -> (Vec<ProcInfo>, bool) {
     let all = table();
+    let newcomers = all.iter().any(|p| p.pid != root && !p.kernel && p.start >= marker.born);
     let mut found: Vec<ProcInfo> = Vec::new();
     let mut frontier = vec![root];
     while let Some(p) = frontier.pop() {
@@ -640,7 +652,7 @@ fn descendants(root: i32, marker: &Marker) -> Vec<ProcInfo> {
             found.push(p.clone());
         }
     }
-    found
+    (found, newcomers)
 }
 
 /// Of `known`, and of the processes carrying `marker`, those still running.
@@ -664,7 +676,7 @@ fn sweep(pgid: i32, marker: &Marker, root: i32, known: &[i32]) {
     // process in the middle of an execve (see `has_marker`).
     let mut clear = 0;
     for _ in 0..50 {
-        let live: Vec<ProcInfo> = descendants(root, marker).into_iter().filter(|p| !p.zombie).collect();
+        let live: Vec<ProcInfo> = descendants(root, marker).0.into_iter().filter(|p| !p.zombie).collect();
         clear = if live.is_empty() { clear + 1 } else { 0 };
         if clear == 2 || Instant::now() >= deadline {
             break;

@@ -4,12 +4,14 @@
 //! and each command's answer. Calls are judged here as lightningd's
 //! `parse_request` and `param()` judge them, with their error codes and words.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::checks::CheckId;
+use crate::profile::Profile;
 
 #[derive(Deserialize)]
 struct File {
@@ -150,6 +152,21 @@ fn should_be(ty: &str) -> &'static str {
 }
 
 impl Api {
+    /// The commands bundled for `profile`, parsed once per process and
+    /// shared: every run (and every fresh process of a run) of a profile
+    /// reads the same data, and parsing it costs more than a handshake's
+    /// own work.
+    pub(super) fn bundled(profile: &Profile) -> Option<Arc<Api>> {
+        static PARSED: OnceLock<Mutex<HashMap<String, Option<Arc<Api>>>>> = OnceLock::new();
+        let cache = PARSED.get_or_init(Default::default);
+        if let Some(api) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&profile.name) {
+            return api.clone();
+        }
+        // Parsed outside the lock: two first runs may both parse; one wins.
+        let api = profile.rpc_data("commands.json").and_then(|b| Api::parse(b).ok()).map(Arc::new);
+        cache.lock().unwrap_or_else(|e| e.into_inner()).entry(profile.name.clone()).or_insert(api).clone()
+    }
+
     pub(super) fn parse(bytes: &[u8]) -> Result<Api, String> {
         let f: File = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
         Ok(Api { tag: f.tag, hides_token: f.badparam_hides_token, commands: f.commands })

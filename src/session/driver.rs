@@ -95,7 +95,7 @@ impl<'h, 's, 'd> Session<'h, 's, 'd> {
     /// A session with its own fresh lightning-dir and mock RPC, for
     /// drivers other than a run (the fuzzer, replay).
     pub(crate) fn standalone(h: &'h Harness, sinks: &'s mut [&'d mut dyn Sink]) -> Result<(Self, MockRpc, TempDir), Error> {
-        let profile = Profile::load(&h.profile)?;
+        let profile = Profile::shared(&h.profile)?;
         let program = resolve_program(&h.program, &h.args)?;
         let temp = TempDir::new()?;
         let dir = temp.path().to_owned();

@@ -12,6 +12,7 @@ mod recorder;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -274,7 +275,7 @@ impl Harness {
     /// manifest: when options are given, the plugin is started once and
     /// stopped after getmanifest, as `lightningd --help` does.
     pub fn preflight(&self) -> Result<(), Error> {
-        let profile = Profile::load(&self.profile)?;
+        let profile = Profile::shared(&self.profile)?;
         resolve_program(&self.program, &self.args)?;
         if let Some(d) = &self.lightning_dir {
             let dir = d.canonicalize().or_else(|_| std::path::absolute(d)).unwrap_or_else(|_| d.clone());
@@ -307,7 +308,7 @@ impl Harness {
 
     /// Runs the plugin, telling `sinks` everything as it happens.
     pub fn run_with(&self, sinks: &mut [&mut dyn Sink]) -> Result<Report, Error> {
-        let profile = Profile::load(&self.profile)?;
+        let profile = Profile::shared(&self.profile)?;
         let program = resolve_program(&self.program, &self.args)?;
         let mut temp = None;
         let dir = match &self.lightning_dir {
@@ -513,7 +514,7 @@ enum Waited {
 /// run has learned about the plugin. Each process it starts is a [`Conn`].
 pub(crate) struct Session<'h, 's, 'd> {
     h: &'h Harness,
-    profile: Profile,
+    profile: Arc<Profile>,
     program: Program,
     dir: PathBuf,
     rec: Recorder<'h, 's, 'd>,
@@ -565,7 +566,7 @@ pub(crate) struct Session<'h, 's, 'd> {
 }
 
 impl<'h, 's, 'd> Session<'h, 's, 'd> {
-    pub(crate) fn new(h: &'h Harness, profile: Profile, program: Program, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
+    pub(crate) fn new(h: &'h Harness, profile: Arc<Profile>, program: Program, dir: PathBuf, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
         let string_ids = profile.string_ids.getmanifest_string();
         // Ids come from one node-wide counter: never 0 for this plugin, and
         // not predictable (§4.1).

@@ -2,6 +2,7 @@
 //! result, the verdict, and the events every sink hears. It knows nothing
 //! of processes or bytes; the session tells it what was found.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::checks::{CheckId, CheckResult, Effect, Outcome, Tier, CATALOGUE, NOT_JUDGED};
@@ -15,7 +16,7 @@ use super::Harness;
 
 pub(crate) struct Recorder<'h, 's, 'd> {
     h: &'h Harness,
-    profile: Profile,
+    profile: Arc<Profile>,
     sinks: &'s mut [&'d mut dyn Sink],
     /// When the run started: event times are milliseconds since then.
     pub(crate) start: Instant,
@@ -39,7 +40,7 @@ pub(crate) struct Recorder<'h, 's, 'd> {
 }
 
 impl<'h, 's, 'd> Recorder<'h, 's, 'd> {
-    pub(crate) fn new(h: &'h Harness, profile: Profile, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
+    pub(crate) fn new(h: &'h Harness, profile: Arc<Profile>, sinks: &'s mut [&'d mut dyn Sink]) -> Self {
         Recorder {
             h,
             profile,
