@@ -370,6 +370,7 @@ impl Profile {
     /// The profile for `release`, loaded once per process and shared: a
     /// run loads it, and so does every fresh process of the run and every
     /// run after it in the same process (a test suite using the library).
+    /// Kept for the life of the process: there are a handful of profiles.
     pub(crate) fn shared(release: &str) -> Result<Arc<Profile>, Error> {
         static LOADED: OnceLock<Mutex<HashMap<String, Arc<Profile>>>> = OnceLock::new();
         let cache = LOADED.get_or_init(Default::default);

@@ -155,7 +155,7 @@ impl Api {
     /// The commands bundled for `profile`, parsed once per process and
     /// shared: every run (and every fresh process of a run) of a profile
     /// reads the same data, and parsing it costs more than a handshake's
-    /// own work.
+    /// own work. Kept for the life of the process, one per profile.
     pub(super) fn bundled(profile: &Profile) -> Option<Arc<Api>> {
         static PARSED: OnceLock<Mutex<HashMap<String, Option<Arc<Api>>>>> = OnceLock::new();
         let cache = PARSED.get_or_init(Default::default);
