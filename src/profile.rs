@@ -366,7 +366,6 @@ impl Profile {
         Ok(out)
     }
 
-    /// Loads a bundled profile by release name (`v26.06`, `v24.11.2`).
     /// The profile for `release`, loaded once per process and shared: a
     /// run loads it, and so does every fresh process of the run and every
     /// run after it in the same process (a test suite using the library).
@@ -382,6 +381,7 @@ impl Profile {
         Ok(Arc::clone(cache.lock().unwrap_or_else(|e| e.into_inner()).entry(release.to_owned()).or_insert(p)))
     }
 
+    /// Loads a bundled profile by release name (`v26.06`, `v24.11.2`).
     pub fn load(release: &str) -> Result<Profile, Error> {
         let name = Profile::resolve(release)?;
         let chain = chain(&name)?;

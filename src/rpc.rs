@@ -439,7 +439,7 @@ fn releases_with(method: &str) -> Option<String> {
     let have: Vec<String> = Profile::names()
         .into_iter()
         .filter(|n| {
-            Profile::load(n).is_ok_and(|p| {
+            Profile::shared(n).is_ok_and(|p| {
                 p.builtin_commands.contains(method)
                     || p.builtin_plugin_methods.contains_key(method)
                     || api::Api::bundled(&p).is_some_and(|a| a.commands.contains_key(method))
